@@ -1,0 +1,1 @@
+//! ctuq: segment X-ray CT volumes with a Bayesian 3D CNN and say how far to trust each voxel.
