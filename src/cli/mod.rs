@@ -1,0 +1,64 @@
+//! The command line: clap structs are raw input; each subcommand checks them into a job
+//! configuration before any work starts, then calls the same job functions as the viewer.
+
+mod convert;
+mod info;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use input::InputArgs;
+
+/// Bayesian 3D CNN segmentation of X-ray CT volumes, with per-voxel uncertainty.
+#[derive(Debug, Parser)]
+#[command(name = "ctuq", version, about, long_about = None)]
+pub struct Cli {
+    /// Print debug logs (or set RUST_LOG, e.g. RUST_LOG=ctuq=debug).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print shape, type, voxel size and statistics of a volume (and its label).
+    Info(info::InfoArgs),
+    /// Convert any readable volume to a plain multi-page TIFF in its own type.
+    Convert(convert::ConvertArgs),
+}
+
+/// Parses the arguments, runs the command, prints any error with its causes and returns a
+/// non-zero exit status for it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Convert(args) => convert::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs to stderr: info for users, debug with `--verbose`; `RUST_LOG` overrides both.
+fn init_logging(verbose: bool) {
+    let default = if verbose { "ctuq=debug,info" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
