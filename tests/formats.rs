@@ -78,7 +78,10 @@ fn one_bit_pages_unpack() {
 fn nifti_gz_with_voxel_size() {
     check("i16.nii.gz", SampleType::I16, |v| v - 20.0);
     let raw = read_raw_volume(&fixture("i16.nii.gz"), &ReadOptions::default()).unwrap();
-    let zyx = raw.voxel_size.zyx.map(|v| v.map(|v| (v * 1000.0).round() / 1000.0));
+    let zyx = raw
+        .voxel_size
+        .zyx
+        .map(|v| v.map(|v| (v * 1000.0).round() / 1000.0));
     assert_eq!(zyx, [Some(2.0), Some(0.4), Some(0.5)]);
     assert_eq!(raw.voxel_size.unit.as_deref(), Some("mm"));
 }
@@ -91,11 +94,19 @@ fn nifti_big_endian_float() {
 #[test]
 fn hyperstack_needs_a_channel_and_reads_the_one_given() {
     let path = fixture("hyperstack_2ch.tif");
-    let error = read_raw_volume(&path, &ReadOptions::default()).unwrap_err().to_string();
-    assert!(error.contains("2 channels") && error.contains("--channel"), "{error}");
+    let error = read_raw_volume(&path, &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("2 channels") && error.contains("--channel"),
+        "{error}"
+    );
 
     for (channel, offset) in [(0, 0.0), (1, 1000.0)] {
-        let options = ReadOptions { channel: Some(channel), ..ReadOptions::default() };
+        let options = ReadOptions {
+            channel: Some(channel),
+            ..ReadOptions::default()
+        };
         let raw = read_raw_volume(&path, &options).unwrap();
         assert_eq!(raw.shape, FIXTURE_SHAPE);
         assert_eq!(raw.samples.get_f64(3 * 35 + 2), pattern(0, 3, 2) + offset);
@@ -103,7 +114,10 @@ fn hyperstack_needs_a_channel_and_reads_the_one_given() {
         assert_eq!(raw.samples.get_f64(last), pattern(3, 39, 34) + offset);
     }
 
-    let options = ReadOptions { channel: Some(2), ..ReadOptions::default() };
+    let options = ReadOptions {
+        channel: Some(2),
+        ..ReadOptions::default()
+    };
     let error = read_raw_volume(&path, &options).unwrap_err().to_string();
     assert!(error.contains("out of range"), "{error}");
 }

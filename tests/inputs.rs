@@ -8,8 +8,8 @@ use std::process::Command;
 
 use common::{read_npy, shared_dir, shared_file};
 use ctuq::volume::{
-    ReadOptions, SampleType, Volume, VolumeError, VoxelStats, ZScore, check_same_shape,
-    read_label, read_raw_volume,
+    ReadOptions, SampleType, Volume, VolumeError, VoxelStats, ZScore, check_same_shape, read_label,
+    read_raw_volume,
 };
 
 fn read(path: &Path) -> Result<ctuq::volume::RawVolume, VolumeError> {
@@ -35,19 +35,32 @@ fn assert_cli_refuses(path: &Path, what: &str) {
     assert!(!ok, "ctuq info accepted {}: {text}", path.display());
     let name = path.file_name().unwrap().to_string_lossy();
     assert!(text.contains(&*name), "error does not name {name}: {text}");
-    assert!(text.to_lowercase().contains(what), "error does not say {what:?}: {text}");
+    assert!(
+        text.to_lowercase().contains(what),
+        "error does not say {what:?}: {text}"
+    );
 }
 
 #[test]
 fn c01_single_voxel_stack() {
     let Some(shared) = shared_dir() else { return };
-    let raw = read(&shared_file(&shared, "inputs/c01_u16_stack_single_voxel.tif")).unwrap();
+    let raw = read(&shared_file(
+        &shared,
+        "inputs/c01_u16_stack_single_voxel.tif",
+    ))
+    .unwrap();
     assert_eq!(raw.shape, [48, 48, 48]);
     assert_eq!(raw.samples.sample_type(), SampleType::U16);
     assert_eq!(raw.samples.get_f64(0), 255.0);
-    let nonzero = (0..raw.samples.len()).filter(|&i| raw.samples.get_f64(i) != 0.0).count();
+    let nonzero = (0..raw.samples.len())
+        .filter(|&i| raw.samples.get_f64(i) != 0.0)
+        .count();
     assert_eq!(nonzero, 1);
-    assert!(raw.voxel_size.is_unknown(), "no voxel size is stated: {:?}", raw.voxel_size);
+    assert!(
+        raw.voxel_size.is_unknown(),
+        "no voxel size is stated: {:?}",
+        raw.voxel_size
+    );
 }
 
 #[test]
@@ -66,7 +79,10 @@ fn c04_rgb_is_refused() {
     let Some(shared) = shared_dir() else { return };
     let path = shared_file(&shared, "inputs/c04_rgb16_multipage.tif");
     let error = read(&path).unwrap_err().to_string();
-    assert!(error.contains("RGB") && error.contains("single-channel"), "{error}");
+    assert!(
+        error.contains("RGB") && error.contains("single-channel"),
+        "{error}"
+    );
     assert_cli_refuses(&path, "single-channel");
 }
 
@@ -76,7 +92,9 @@ fn c05_big_endian_matches_numpy() {
     let raw = read(&shared_file(&shared, "inputs/c05_bigendian_u16.tif")).unwrap();
     let expected = read_npy(&shared_file(&shared, "inputs/c05_expected.npy"));
     assert_eq!(raw.shape.to_vec(), expected.shape);
-    let values: Vec<f64> = (0..raw.samples.len()).map(|i| raw.samples.get_f64(i)).collect();
+    let values: Vec<f64> = (0..raw.samples.len())
+        .map(|i| raw.samples.get_f64(i))
+        .collect();
     assert_eq!(values, expected.values);
 }
 
@@ -124,9 +142,14 @@ fn c11_good_slices_stack_in_natural_order() {
     let slice = |index: usize| read(&source.join(format!("slice_000{index}.tif"))).unwrap();
     for (z, index) in [(0, 2), (1, 0), (2, 1)] {
         let expected = slice(index);
-        let got: Vec<f64> = (z * page..(z + 1) * page).map(|i| stacked.samples.get_f64(i)).collect();
+        let got: Vec<f64> = (z * page..(z + 1) * page)
+            .map(|i| stacked.samples.get_f64(i))
+            .collect();
         let want: Vec<f64> = (0..page).map(|i| expected.samples.get_f64(i)).collect();
-        assert_eq!(got, want, "z {z} should be slice {index} (img1, img2, img10 order)");
+        assert_eq!(
+            got, want,
+            "z {z} should be slice {index} (img1, img2, img10 order)"
+        );
     }
 }
 
@@ -137,7 +160,9 @@ fn c12_0_255_mask_is_binary() {
     let raw = read(&path).unwrap();
     let label = read_label(&path, &ReadOptions::default(), None).unwrap();
     assert!(label.voxels.iter().all(|&v| v <= 1));
-    let nonzero = (0..raw.samples.len()).filter(|&i| raw.samples.get_f64(i) != 0.0).count();
+    let nonzero = (0..raw.samples.len())
+        .filter(|&i| raw.samples.get_f64(i) != 0.0)
+        .count();
     assert_eq!(label.voxels.iter().filter(|&&v| v == 1).count(), nonzero);
     assert!(nonzero > 0);
 }
@@ -156,7 +181,10 @@ fn c13_nan_and_inf_stay_out_of_statistics() {
     assert!(normalized.iter().all(|v| v.is_finite()));
     let (ok, text) = info(&[&path]);
     assert!(ok, "{text}");
-    assert!(text.contains(&format!("NaN / Inf:   {} / {}", stats.nan, stats.infinite)), "{text}");
+    assert!(
+        text.contains(&format!("NaN / Inf:   {} / {}", stats.nan, stats.infinite)),
+        "{text}"
+    );
 }
 
 #[test]
@@ -172,9 +200,18 @@ fn c18_shape_mismatch_names_both_shapes() {
     let Some(shared) = shared_dir() else { return };
     let image = shared_file(&shared, "inputs/c18_image_16x32x32.tif");
     let label = shared_file(&shared, "inputs/c18_label_16x32x31.tif");
-    let error = check_same_shape(&image, read(&image).unwrap().shape, &label,
-        read(&label).unwrap().shape).unwrap_err().to_string();
-    assert!(error.contains("16 x 32 x 32") && error.contains("16 x 32 x 31"), "{error}");
+    let error = check_same_shape(
+        &image,
+        read(&image).unwrap().shape,
+        &label,
+        read(&label).unwrap().shape,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("16 x 32 x 32") && error.contains("16 x 32 x 31"),
+        "{error}"
+    );
     let label_flag = Path::new("--label");
     let (ok, text) = info(&[&image, label_flag, &label]);
     assert!(!ok, "{text}");

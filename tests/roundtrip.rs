@@ -14,17 +14,40 @@ fn ramp(sample_type: SampleType, len: usize) -> Samples {
     let mut samples = Samples::with_capacity(sample_type, len);
     let values: Vec<f64> = (0..len).map(|i| ((i * 37) % 251) as f64 - 100.0).collect();
     let appended = match sample_type {
-        SampleType::Bit => samples.append(Samples::Bit(values.iter().map(|v| (*v > 0.0) as u8).collect())),
-        SampleType::U8 => samples.append(Samples::U8(values.iter().map(|v| (v + 100.0) as u8).collect())),
-        SampleType::U16 => samples.append(Samples::U16(values.iter().map(|v| (v + 100.0) as u16 * 200).collect())),
-        SampleType::I16 => samples.append(Samples::I16(values.iter().map(|v| *v as i16 * 100).collect())),
-        SampleType::I32 => samples.append(Samples::I32(values.iter().map(|v| *v as i32 * 100_000).collect())),
-        SampleType::U32 => samples.append(Samples::U32(values.iter().map(|v| (v + 100.0) as u32 * 100_000).collect())),
-        SampleType::F32 => samples.append(Samples::F32(values.iter().map(|v| *v as f32 / 7.0).collect())),
+        SampleType::Bit => samples.append(Samples::Bit(
+            values.iter().map(|v| (*v > 0.0) as u8).collect(),
+        )),
+        SampleType::U8 => samples.append(Samples::U8(
+            values.iter().map(|v| (v + 100.0) as u8).collect(),
+        )),
+        SampleType::U16 => samples.append(Samples::U16(
+            values.iter().map(|v| (v + 100.0) as u16 * 200).collect(),
+        )),
+        SampleType::I16 => samples.append(Samples::I16(
+            values.iter().map(|v| *v as i16 * 100).collect(),
+        )),
+        SampleType::I32 => samples.append(Samples::I32(
+            values.iter().map(|v| *v as i32 * 100_000).collect(),
+        )),
+        SampleType::U32 => samples.append(Samples::U32(
+            values
+                .iter()
+                .map(|v| (v + 100.0) as u32 * 100_000)
+                .collect(),
+        )),
+        SampleType::F32 => samples.append(Samples::F32(
+            values.iter().map(|v| *v as f32 / 7.0).collect(),
+        )),
         SampleType::F64 => samples.append(Samples::F64(values.iter().map(|v| v / 7.0).collect())),
-        SampleType::I8 => samples.append(Samples::I8(values.iter().map(|v| (*v / 2.0) as i8).collect())),
-        SampleType::U64 => samples.append(Samples::U64(values.iter().map(|v| ((v + 100.0) as u64) << 40).collect())),
-        SampleType::I64 => samples.append(Samples::I64(values.iter().map(|v| (*v as i64) << 40).collect())),
+        SampleType::I8 => samples.append(Samples::I8(
+            values.iter().map(|v| (*v / 2.0) as i8).collect(),
+        )),
+        SampleType::U64 => samples.append(Samples::U64(
+            values.iter().map(|v| ((v + 100.0) as u64) << 40).collect(),
+        )),
+        SampleType::I64 => samples.append(Samples::I64(
+            values.iter().map(|v| (*v as i64) << 40).collect(),
+        )),
     };
     assert!(appended);
     samples
@@ -36,14 +59,30 @@ fn every_type_round_trips_with_its_voxel_size() {
     let shape = [3, 17, 9];
     let voxel_size = VoxelSize::new([2.5, 0.65, 0.65], "um");
     for sample_type in [
-        SampleType::U8, SampleType::U16, SampleType::U32, SampleType::U64, SampleType::I8,
-        SampleType::I16, SampleType::I32, SampleType::I64, SampleType::F32, SampleType::F64,
+        SampleType::U8,
+        SampleType::U16,
+        SampleType::U32,
+        SampleType::U64,
+        SampleType::I8,
+        SampleType::I16,
+        SampleType::I32,
+        SampleType::I64,
+        SampleType::F32,
+        SampleType::F64,
     ] {
         let path = folder.path().join(format!("{sample_type}.tif"));
         let samples = ramp(sample_type, 3 * 17 * 9);
         write_tiff(&path, shape, &samples, &voxel_size).unwrap();
         let back = read_raw_volume(&path, &ReadOptions::default()).unwrap();
-        assert_eq!(back, RawVolume { shape, samples, voxel_size: voxel_size.clone() }, "{sample_type}");
+        assert_eq!(
+            back,
+            RawVolume {
+                shape,
+                samples,
+                voxel_size: voxel_size.clone()
+            },
+            "{sample_type}"
+        );
     }
 }
 
@@ -51,7 +90,13 @@ fn every_type_round_trips_with_its_voxel_size() {
 fn unknown_voxel_size_stays_unknown() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("plain.tif");
-    write_tiff(&path, [2, 3, 4], &ramp(SampleType::F32, 24), &VoxelSize::unknown()).unwrap();
+    write_tiff(
+        &path,
+        [2, 3, 4],
+        &ramp(SampleType::F32, 24),
+        &VoxelSize::unknown(),
+    )
+    .unwrap();
     let back = read_raw_volume(&path, &ReadOptions::default()).unwrap();
     assert!(back.voxel_size.is_unknown(), "{:?}", back.voxel_size);
 }
@@ -60,18 +105,36 @@ fn unknown_voxel_size_stays_unknown() {
 fn writing_leaves_no_temporary_files() {
     let folder = tempfile::tempdir().unwrap();
     let path = folder.path().join("out.tif");
-    write_tiff(&path, [2, 3, 4], &ramp(SampleType::U8, 24), &VoxelSize::unknown()).unwrap();
-    let names: Vec<_> = std::fs::read_dir(folder.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    write_tiff(
+        &path,
+        [2, 3, 4],
+        &ramp(SampleType::U8, 24),
+        &VoxelSize::unknown(),
+    )
+    .unwrap();
+    let names: Vec<_> = std::fs::read_dir(folder.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, vec![std::ffi::OsString::from("out.tif")]);
 }
 
 #[test]
 fn convert_keeps_type_values_and_voxel_size() {
     let folder = tempfile::tempdir().unwrap();
-    for input in ["i16.nii.gz", "u16_deflate_tiled.tif", "f32_bigendian_lzw.tif", "bit1.tif"] {
+    for input in [
+        "i16.nii.gz",
+        "u16_deflate_tiled.tif",
+        "f32_bigendian_lzw.tif",
+        "bit1.tif",
+    ] {
         let output = folder.path().join(format!("{input}.converted.tif"));
         let status = Command::new(env!("CARGO_BIN_EXE_ctuq"))
-            .args(["convert".as_ref(), fixture(input).as_os_str(), output.as_os_str()])
+            .args([
+                "convert".as_ref(),
+                fixture(input).as_os_str(),
+                output.as_os_str(),
+            ])
             .status()
             .unwrap();
         assert!(status.success(), "convert {input}");
@@ -85,7 +148,11 @@ fn convert_keeps_type_values_and_voxel_size() {
         assert_eq!(as_u8(&converted), as_u8(&original), "{input}");
         if original.voxel_size.is_known() {
             let rounded = |v: &VoxelSize| v.zyx.map(|a| a.map(|a| (a * 1e4).round()));
-            assert_eq!(rounded(&converted.voxel_size), rounded(&original.voxel_size), "{input}");
+            assert_eq!(
+                rounded(&converted.voxel_size),
+                rounded(&original.voxel_size),
+                "{input}"
+            );
         }
     }
 }
@@ -112,9 +179,23 @@ fn raw_binary_reads_with_given_shape_type_and_order() {
             .output()
             .unwrap()
     };
-    let done = run(&["--raw-shape", "4,40,35", "--raw-type", "u16", "--raw-endian", "big",
-        "--raw-offset", "16", "--voxel-size", "5,1.5,1.5"]);
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    let done = run(&[
+        "--raw-shape",
+        "4,40,35",
+        "--raw-type",
+        "u16",
+        "--raw-endian",
+        "big",
+        "--raw-offset",
+        "16",
+        "--voxel-size",
+        "5,1.5,1.5",
+    ]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     let back = read_raw_volume(&output, &ReadOptions::default()).unwrap();
     assert_eq!(back.samples, Samples::U16(expected));
     assert_eq!(back.voxel_size, VoxelSize::new([5.0, 1.5, 1.5], "um"));
@@ -122,5 +203,8 @@ fn raw_binary_reads_with_given_shape_type_and_order() {
     let wrong = run(&["--raw-shape", "4,40,36", "--raw-type", "u16"]);
     assert!(!wrong.status.success());
     let message = String::from_utf8_lossy(&wrong.stderr);
-    assert!(message.contains("scan.raw") && message.contains("--raw-shape"), "{message}");
+    assert!(
+        message.contains("scan.raw") && message.contains("--raw-shape"),
+        "{message}"
+    );
 }

@@ -34,7 +34,10 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let stats = VoxelStats::of(&volume.voxels);
 
     println!("file:        {}", args.file.display());
-    println!("shape:       {} x {} x {} (z, y, x)", raw.shape[0], raw.shape[1], raw.shape[2]);
+    println!(
+        "shape:       {} x {} x {} (z, y, x)",
+        raw.shape[0], raw.shape[1], raw.shape[2]
+    );
     println!("type:        {}", volume.source_type);
     println!("voxel size:  {}", volume.voxel_size);
     match stats.range() {
@@ -54,7 +57,10 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
         let total = label_raw.samples.len() as f64;
         println!("label:       {}", label_path.display());
         for (value, count) in values.counts.iter().take(20) {
-            println!("  value {value:>6}: {count:>12} voxels ({:.3} %)", 100.0 * *count as f64 / total);
+            println!(
+                "  value {value:>6}: {count:>12} voxels ({:.3} %)",
+                100.0 * *count as f64 / total
+            );
         }
         if values.counts.len() > 20 {
             println!("  ... {} more values", values.counts.len() - 20);

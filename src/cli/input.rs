@@ -56,8 +56,10 @@ impl InputArgs {
                     bail!("--raw-shape needs --raw-type (u8, u16, i16, f32, ...)");
                 };
                 let sample_type = SampleType::parse(type_name).with_context(|| {
-                    format!("--raw-type {type_name}: use u8, u16, u32, u64, i8, i16, i32, i64, \
-                             f32 or f64")
+                    format!(
+                        "--raw-type {type_name}: use u8, u16, u32, u64, i8, i16, i32, i64, \
+                             f32 or f64"
+                    )
                 })?;
                 let voxel_size = match &self.voxel_size {
                     None => VoxelSize::unknown(),
@@ -66,12 +68,25 @@ impl InputArgs {
                         VoxelSize::new(zyx, &self.unit)
                     }
                 };
-                let byte_order =
-                    if self.raw_endian == "big" { ByteOrder::Big } else { ByteOrder::Little };
-                Some(RawSpec { shape, sample_type, byte_order, offset: self.raw_offset, voxel_size })
+                let byte_order = if self.raw_endian == "big" {
+                    ByteOrder::Big
+                } else {
+                    ByteOrder::Little
+                };
+                Some(RawSpec {
+                    shape,
+                    sample_type,
+                    byte_order,
+                    offset: self.raw_offset,
+                    voxel_size,
+                })
             }
         };
-        Ok(ReadOptions { raw, channel: self.channel, frame: self.frame })
+        Ok(ReadOptions {
+            raw,
+            channel: self.channel,
+            frame: self.frame,
+        })
     }
 }
 
@@ -82,7 +97,8 @@ pub fn parse_triple<T: std::str::FromStr>(text: &str) -> anyhow::Result<[T; 3]> 
         bail!("expected three comma-separated numbers (Z,Y,X), got {text:?}");
     };
     let parse = |part: &str| {
-        part.parse::<T>().map_err(|_| anyhow::anyhow!("{part:?} is not a valid number in {text:?}"))
+        part.parse::<T>()
+            .map_err(|_| anyhow::anyhow!("{part:?} is not a valid number in {text:?}"))
     };
     Ok([parse(a)?, parse(b)?, parse(c)?])
 }

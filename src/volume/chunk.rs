@@ -84,7 +84,11 @@ impl ChunkGrid {
     /// Builds the grid. A chunk larger than the volume along an axis is clamped to the
     /// volume, so volumes smaller than a chunk give one chunk along that axis. The overlap is
     /// clamped with it.
-    pub fn new(shape: Shape, chunk: [usize; 3], overlap: [usize; 3]) -> Result<Self, ChunkGridError> {
+    pub fn new(
+        shape: Shape,
+        chunk: [usize; 3],
+        overlap: [usize; 3],
+    ) -> Result<Self, ChunkGridError> {
         if chunk.contains(&0) {
             return Err(ChunkGridError::ZeroChunk(chunk));
         }
@@ -97,7 +101,11 @@ impl ChunkGrid {
             let overlap = overlap[axis].min(clamped[axis] - 1);
             axis_positions(shape[axis], clamped[axis], clamped[axis] - overlap)
         });
-        Ok(ChunkGrid { shape, chunk: clamped, axes })
+        Ok(ChunkGrid {
+            shape,
+            chunk: clamped,
+            axes,
+        })
     }
 
     /// A grid whose chunks overlap by `fraction` (0 <= fraction < 1) of the chunk size, the
@@ -155,7 +163,11 @@ fn axis_positions(len: usize, chunk: usize, stride: usize) -> Vec<(usize, Range<
 
     let mut positions = Vec::with_capacity(starts.len());
     for (i, &start) in starts.iter().enumerate() {
-        let owned_start = if i == 0 { 0 } else { (starts[i - 1] + chunk + start) / 2 };
+        let owned_start = if i == 0 {
+            0
+        } else {
+            (starts[i - 1] + chunk + start) / 2
+        };
         let owned_end = match starts.get(i + 1) {
             Some(&next) => (start + chunk + next) / 2,
             None => len,
@@ -190,7 +202,10 @@ mod tests {
             writes.iter_mut().zip(&marks).for_each(|(w, m)| *w += m);
         }
         assert_eq!(stitched, volume);
-        assert!(writes.iter().all(|&w| w == 1), "some voxel was written twice or never");
+        assert!(
+            writes.iter().all(|&w| w == 1),
+            "some voxel was written twice or never"
+        );
     }
 
     #[test]

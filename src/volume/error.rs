@@ -60,12 +60,18 @@ pub enum VolumeError {
 impl VolumeError {
     /// Shorthand for [`VolumeError::Invalid`].
     pub(crate) fn invalid(path: impl Into<PathBuf>, reason: impl Into<String>) -> VolumeError {
-        VolumeError::Invalid { path: path.into(), reason: reason.into() }
+        VolumeError::Invalid {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Shorthand for [`VolumeError::Io`].
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> VolumeError {
-        VolumeError::Io { path: path.into(), source }
+        VolumeError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

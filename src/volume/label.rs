@@ -32,8 +32,15 @@ impl Label {
     /// With `class = None` the file must hold at most two distinct values and any nonzero
     /// value is foreground (masks saved as 0/255 are common). With `class = Some(k)` the
     /// voxels equal to `k` are foreground, whatever else the file holds.
-    pub fn from_raw(path: &Path, raw: &RawVolume, class: Option<i64>) -> Result<Label, VolumeError> {
-        let values = LabelValues::of(&raw.samples).map_err(|reason| VolumeError::invalid(path, reason))?;
+    // N.B. The casts are no-ops for the f32 and f64 arms of the sample macro.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn from_raw(
+        path: &Path,
+        raw: &RawVolume,
+        class: Option<i64>,
+    ) -> Result<Label, VolumeError> {
+        let values =
+            LabelValues::of(&raw.samples).map_err(|reason| VolumeError::invalid(path, reason))?;
         if class.is_none() && values.counts.len() > 2 {
             return Err(VolumeError::invalid(
                 path,
@@ -50,7 +57,10 @@ impl Label {
         {
             return Err(VolumeError::invalid(
                 path,
-                format!("--class {class} does not occur in the label; it holds {}", values.list(12)),
+                format!(
+                    "--class {class} does not occur in the label; it holds {}",
+                    values.list(12)
+                ),
             ));
         }
 
@@ -61,7 +71,11 @@ impl Label {
                 Some(class) => u8::from(v as f64 == class as f64),
             })
             .collect());
-        Ok(Label { shape: raw.shape, voxels, voxel_size: raw.voxel_size.clone() })
+        Ok(Label {
+            shape: raw.shape,
+            voxels,
+            voxel_size: raw.voxel_size.clone(),
+        })
     }
 }
 
@@ -75,6 +89,8 @@ pub struct LabelValues {
 impl LabelValues {
     /// Counts the values of `samples`. Fails for non-integer values (a probability map is
     /// not a label).
+    // N.B. The casts are no-ops for the f32 and f64 arms of the sample macro.
+    #[allow(clippy::unnecessary_cast)]
     pub fn of(samples: &Samples) -> Result<LabelValues, String> {
         let mut counts = BTreeMap::new();
         if let Samples::Bit(values) | Samples::U8(values) = samples {
@@ -103,7 +119,12 @@ impl LabelValues {
 
     /// The values as a short comma-separated list, at most `max` of them.
     pub fn list(&self, max: usize) -> String {
-        let mut shown: Vec<String> = self.counts.keys().take(max).map(|v| v.to_string()).collect();
+        let mut shown: Vec<String> = self
+            .counts
+            .keys()
+            .take(max)
+            .map(|v| v.to_string())
+            .collect();
         if self.counts.len() > max {
             shown.push(format!("... {} more", self.counts.len() - max));
         }

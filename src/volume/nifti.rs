@@ -14,20 +14,31 @@ use super::{RawVolume, SampleType, Samples, VolumeError};
 
 /// Whether a path names a NIfTI file.
 pub(crate) fn is_nifti(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     name.ends_with(".nii") || name.ends_with(".nii.gz")
 }
 
 /// Reads a single-file NIfTI-1 volume, applying its intensity scaling if it has one.
 pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
-    let file_len = std::fs::metadata(path).map_err(|e| VolumeError::io(path, e))?.len();
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| VolumeError::io(path, e))?
+        .len();
     if file_len == 0 {
-        return Err(VolumeError::Empty { path: path.to_path_buf() });
+        return Err(VolumeError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     let file = BufReader::new(File::open(path).map_err(|e| VolumeError::io(path, e))?);
     let gzipped = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
-    let mut reader: Box<dyn Read> =
-        if gzipped { Box::new(GzDecoder::new(file)) } else { Box::new(file) };
+    let mut reader: Box<dyn Read> = if gzipped {
+        Box::new(GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
 
     let header = NiftiHeader::from_reader(&mut reader)
         .map_err(|e| VolumeError::invalid(path, format!("not a readable NIfTI-1 header: {e}")))?;
@@ -37,7 +48,10 @@ pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
     if dims.len() > 3 && dims[3..].iter().any(|&d| d > 1) {
         return Err(VolumeError::invalid(
             path,
-            format!("the volume has {} dimensions ({dims:?}); ctuq reads 3D volumes", dims.len()),
+            format!(
+                "the volume has {} dimensions ({dims:?}); ctuq reads 3D volumes",
+                dims.len()
+            ),
         ));
     }
     let size = |i: usize| dims.get(i).copied().unwrap_or(1) as usize;
@@ -66,12 +80,17 @@ pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
         .read_to_end(&mut skip)
         .map_err(|e| VolumeError::io(path, e))?;
     let mut bytes = Vec::new();
-    reader.take(data_len).read_to_end(&mut bytes).map_err(|e| VolumeError::io(path, e))?;
+    reader
+        .take(data_len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| VolumeError::io(path, e))?;
     if (skipped as u64) + header_len != data_start || bytes.len() as u64 != data_len {
         return Err(VolumeError::invalid(
             path,
-            format!("the voxel data ends early: {} of {data_len} bytes; the file is truncated",
-                bytes.len()),
+            format!(
+                "the voxel data ends early: {} of {data_len} bytes; the file is truncated",
+                bytes.len()
+            ),
         ));
     }
 
@@ -87,8 +106,15 @@ pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
         _ => None,
     });
     let pixdim = |i: usize| Some(f64::from(header.pixdim[i])).filter(|v| *v > 0.0);
-    let voxel_size = VoxelSize { zyx: [pixdim(3), pixdim(2), pixdim(1)], unit: unit.map(String::from) };
-    Ok(RawVolume { shape, samples, voxel_size })
+    let voxel_size = VoxelSize {
+        zyx: [pixdim(3), pixdim(2), pixdim(1)],
+        unit: unit.map(String::from),
+    };
+    Ok(RawVolume {
+        shape,
+        samples,
+        voxel_size,
+    })
 }
 
 /// The ctuq sample type of a NIfTI datatype.

@@ -36,13 +36,20 @@ pub struct RawSpec {
 /// `offset + voxels x bytes per sample` bytes: a mismatch means the shape or type is wrong.
 pub(crate) fn read_raw(path: &Path, spec: &RawSpec) -> Result<RawVolume, VolumeError> {
     if spec.sample_type == SampleType::Bit {
-        return Err(VolumeError::invalid(path, "raw 1-bit files are not supported"));
+        return Err(VolumeError::invalid(
+            path,
+            "raw 1-bit files are not supported",
+        ));
     }
     let voxels = voxel_count(spec.shape);
     let expected = spec.offset + voxels as u64 * spec.sample_type.bytes() as u64;
-    let file_len = std::fs::metadata(path).map_err(|e| VolumeError::io(path, e))?.len();
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| VolumeError::io(path, e))?
+        .len();
     if file_len == 0 {
-        return Err(VolumeError::Empty { path: path.to_path_buf() });
+        return Err(VolumeError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     if file_len != expected {
         return Err(VolumeError::invalid(
@@ -57,11 +64,17 @@ pub(crate) fn read_raw(path: &Path, spec: &RawSpec) -> Result<RawVolume, VolumeE
     check_memory(path, voxels, spec.sample_type)?;
 
     let mut file = File::open(path).map_err(|e| VolumeError::io(path, e))?;
-    file.seek(SeekFrom::Start(spec.offset)).map_err(|e| VolumeError::io(path, e))?;
+    file.seek(SeekFrom::Start(spec.offset))
+        .map_err(|e| VolumeError::io(path, e))?;
     let mut bytes = Vec::with_capacity(expected as usize);
-    file.read_to_end(&mut bytes).map_err(|e| VolumeError::io(path, e))?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| VolumeError::io(path, e))?;
     let samples = decode_samples(&bytes, spec.sample_type, spec.byte_order);
-    Ok(RawVolume { shape: spec.shape, samples, voxel_size: spec.voxel_size.clone() })
+    Ok(RawVolume {
+        shape: spec.shape,
+        samples,
+        voxel_size: spec.voxel_size.clone(),
+    })
 }
 
 /// Decodes packed samples of a given type and byte order.

@@ -67,11 +67,18 @@ pub fn read_label(
 fn check_tiff_magic(path: &Path) -> Result<(), VolumeError> {
     let mut magic = [0u8; 4];
     let mut file = std::fs::File::open(path).map_err(|e| VolumeError::io(path, e))?;
-    let read = file.read(&mut magic).map_err(|e| VolumeError::io(path, e))?;
+    let read = file
+        .read(&mut magic)
+        .map_err(|e| VolumeError::io(path, e))?;
     if read == 0 {
-        return Err(VolumeError::Empty { path: path.to_path_buf() });
+        return Err(VolumeError::Empty {
+            path: path.to_path_buf(),
+        });
     }
-    let is_tiff = matches!(&magic[..read.min(4)], b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+");
+    let is_tiff = matches!(
+        &magic[..read.min(4)],
+        b"II*\0" | b"MM\0*" | b"II+\0" | b"MM\0+"
+    );
     if !is_tiff {
         return Err(VolumeError::invalid(
             path,
@@ -85,13 +92,15 @@ fn check_tiff_magic(path: &Path) -> Result<(), VolumeError> {
 /// Bytes of memory ctuq lets one volume take: what the system reports available, or 8 GiB
 /// where it cannot tell.
 pub(crate) fn memory_budget() -> u64 {
-    let available_kib = std::fs::read_to_string("/proc/meminfo").ok().and_then(|meminfo| {
-        meminfo
-            .lines()
-            .find(|line| line.starts_with("MemAvailable:"))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|kib| kib.parse::<u64>().ok())
-    });
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|meminfo| {
+            meminfo
+                .lines()
+                .find(|line| line.starts_with("MemAvailable:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<u64>().ok())
+        });
     available_kib.map_or(8 << 30, |kib| kib * 1024)
 }
 

@@ -174,11 +174,15 @@ impl Samples {
 
     /// The samples as f32. 32 and 64-bit integers above 2^24 lose their lowest bits, as they
     /// would in any f32 pipeline; `convert` writes the source samples instead.
+    // N.B. The casts are no-ops for the f32 and f64 arms of the sample macro.
+    #[allow(clippy::unnecessary_cast)]
     pub fn to_f32(&self) -> Vec<f32> {
         with_samples!(self, values => values.iter().map(|&v| v as f32).collect())
     }
 
     /// Sample `i` as f64.
+    // N.B. The casts are no-ops for the f32 and f64 arms of the sample macro.
+    #[allow(clippy::unnecessary_cast)]
     pub fn get_f64(&self, i: usize) -> f64 {
         with_samples!(self, values => values[i] as f64)
     }

@@ -21,8 +21,10 @@ pub(crate) fn slice_files(folder: &Path) -> Result<Vec<PathBuf>, VolumeError> {
         }
     }
     files.sort_by(|a, b| {
-        natord::compare(&a.file_name().unwrap_or_default().to_string_lossy(),
-            &b.file_name().unwrap_or_default().to_string_lossy())
+        natord::compare(
+            &a.file_name().unwrap_or_default().to_string_lossy(),
+            &b.file_name().unwrap_or_default().to_string_lossy(),
+        )
     });
     Ok(files)
 }
@@ -32,7 +34,10 @@ pub(crate) fn slice_files(folder: &Path) -> Result<Vec<PathBuf>, VolumeError> {
 pub(crate) fn read_slices(folder: &Path, options: &ReadOptions) -> Result<RawVolume, VolumeError> {
     let files = slice_files(folder)?;
     let Some(first_path) = files.first() else {
-        return Err(VolumeError::invalid(folder, "the folder holds no .tif or .tiff slices"));
+        return Err(VolumeError::invalid(
+            folder,
+            "the folder holds no .tif or .tiff slices",
+        ));
     };
     let first = read_tiff(first_path, options)?;
     let [depth, height, width] = first.shape;
@@ -48,7 +53,9 @@ pub(crate) fn read_slices(folder: &Path, options: &ReadOptions) -> Result<RawVol
                 format!(
                     "this slice is {} x {} pixels but {} is {width} x {height}; all slices of \
                      a folder must have the same size",
-                    slice.shape[2], slice.shape[1], file_name(first_path),
+                    slice.shape[2],
+                    slice.shape[1],
+                    file_name(first_path),
                 ),
             ));
         }
@@ -56,7 +63,10 @@ pub(crate) fn read_slices(folder: &Path, options: &ReadOptions) -> Result<RawVol
         if !volume.samples.append(slice.samples) {
             return Err(VolumeError::invalid(
                 path,
-                format!("this slice is {slice_type} but {} is {sample_type}", file_name(first_path)),
+                format!(
+                    "this slice is {slice_type} but {} is {sample_type}",
+                    file_name(first_path)
+                ),
             ));
         }
         volume.shape[0] += slice.shape[0];
@@ -67,7 +77,10 @@ pub(crate) fn read_slices(folder: &Path, options: &ReadOptions) -> Result<RawVol
 
 /// The file name of a path, for messages.
 fn file_name(path: &Path) -> String {
-    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
+    path.file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[cfg(test)]

@@ -88,7 +88,11 @@ impl ZScore {
     /// Fits the normalization to `voxels`.
     pub fn fit(voxels: &[f32]) -> ZScore {
         let stats = VoxelStats::of(voxels);
-        ZScore { mean: stats.mean, std: stats.std, nonfinite: stats.nonfinite() }
+        ZScore {
+            mean: stats.mean,
+            std: stats.std,
+            nonfinite: stats.nonfinite(),
+        }
     }
 
     /// Normalizes `voxels`. Non-finite voxels become 0; a constant volume becomes all 0
@@ -116,7 +120,10 @@ mod tests {
     fn stats_skip_nan_and_inf() {
         let stats = VoxelStats::of(&[1.0, f32::NAN, 3.0, f32::INFINITY, f32::NEG_INFINITY]);
         assert_eq!((stats.finite, stats.nan, stats.infinite), (2, 1, 2));
-        assert_eq!((stats.min, stats.max, stats.mean, stats.std), (1.0, 3.0, 2.0, 1.0));
+        assert_eq!(
+            (stats.min, stats.max, stats.mean, stats.std),
+            (1.0, 3.0, 2.0, 1.0)
+        );
     }
 
     #[test]

@@ -48,9 +48,15 @@ impl ImageJInfo {
         if !description.starts_with("ImageJ=") {
             return None;
         }
-        let mut info = ImageJInfo { channels: 1, frames: 1, ..ImageJInfo::default() };
+        let mut info = ImageJInfo {
+            channels: 1,
+            frames: 1,
+            ..ImageJInfo::default()
+        };
         for line in description.lines() {
-            let Some((key, value)) = line.split_once('=') else { continue };
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
             let value = value.trim();
             match key.trim() {
                 "images" => info.images = value.parse().ok(),
@@ -68,9 +74,13 @@ impl ImageJInfo {
 
 /// Reads a TIFF file as a volume; pages are z slices.
 pub(crate) fn read_tiff(path: &Path, options: &ReadOptions) -> Result<RawVolume, VolumeError> {
-    let file_len = std::fs::metadata(path).map_err(|e| VolumeError::io(path, e))?.len();
+    let file_len = std::fs::metadata(path)
+        .map_err(|e| VolumeError::io(path, e))?
+        .len();
     if file_len == 0 {
-        return Err(VolumeError::Empty { path: path.to_path_buf() });
+        return Err(VolumeError::Empty {
+            path: path.to_path_buf(),
+        });
     }
     let file = File::open(path).map_err(|e| VolumeError::io(path, e))?;
     let mut limits = Limits::default();
@@ -92,7 +102,11 @@ pub(crate) fn read_tiff(path: &Path, options: &ReadOptions) -> Result<RawVolume,
     check_memory(path, pages.len() * page_voxels, sample_type)?;
     if uncompressed {
         let claimed = page_count as u64 * page_voxels as u64 * sample_type.bytes() as u64;
-        let claimed = if sample_type == SampleType::Bit { claimed / 8 } else { claimed };
+        let claimed = if sample_type == SampleType::Bit {
+            claimed / 8
+        } else {
+            claimed
+        };
         if claimed > file_len {
             return Err(VolumeError::TooLarge {
                 path: path.to_path_buf(),
@@ -108,8 +122,12 @@ pub(crate) fn read_tiff(path: &Path, options: &ReadOptions) -> Result<RawVolume,
 
     let mut samples = Samples::with_capacity(sample_type, pages.len() * page_voxels);
     for &page in &pages {
-        decoder.seek_to_image(page).map_err(|e| page_error(path, page, page_count, &e))?;
-        let decoded = decoder.read_image().map_err(|e| page_error(path, page, page_count, &e))?;
+        decoder
+            .seek_to_image(page)
+            .map_err(|e| page_error(path, page, page_count, &e))?;
+        let decoded = decoder
+            .read_image()
+            .map_err(|e| page_error(path, page, page_count, &e))?;
         let page_samples = to_samples(decoded, &format)
             .ok_or_else(|| VolumeError::invalid(path, "BUG: decoded page of unexpected type"))?;
         if page_samples.len() != page_voxels {
@@ -120,7 +138,11 @@ pub(crate) fn read_tiff(path: &Path, options: &ReadOptions) -> Result<RawVolume,
 
     let voxel_size = voxel_size(&mut decoder, imagej.as_ref());
     let shape = [pages.len(), format.height as usize, format.width as usize];
-    Ok(RawVolume { shape, samples, voxel_size })
+    Ok(RawVolume {
+        shape,
+        samples,
+        voxel_size,
+    })
 }
 
 /// Walks every page directory: checks that all pages match the first, and whether all are
@@ -133,7 +155,11 @@ fn scan_pages(
     let first = page_format(path, decoder, 0)?;
     let sample_type = sample_type_of(path, &first)?;
     let page_bytes = u64::from(first.width) * u64::from(first.height) * sample_type.bytes() as u64;
-    let page_bytes = if sample_type == SampleType::Bit { page_bytes / 8 } else { page_bytes };
+    let page_bytes = if sample_type == SampleType::Bit {
+        page_bytes / 8
+    } else {
+        page_bytes
+    };
     let mut uncompressed = true;
     let mut page = 0;
     loop {
@@ -144,7 +170,11 @@ fn scan_pages(
                 format!(
                     "page {} is {:?} {:?} but page 1 is {:?} {:?}; all pages of a stack must \
                      have the same type",
-                    page + 1, format.color, format.sample_format, first.color, first.sample_format,
+                    page + 1,
+                    format.color,
+                    format.sample_format,
+                    first.color,
+                    first.sample_format,
                 ),
             ));
         }
@@ -154,11 +184,18 @@ fn scan_pages(
                 format!(
                     "page {} is {} x {} pixels but page 1 is {} x {}; all pages of a stack \
                      must have the same size",
-                    page + 1, format.width, format.height, first.width, first.height,
+                    page + 1,
+                    format.width,
+                    format.height,
+                    first.width,
+                    first.height,
                 ),
             ));
         }
-        let compression = decoder.find_tag_unsigned::<u16>(Tag::Compression).ok().flatten();
+        let compression = decoder
+            .find_tag_unsigned::<u16>(Tag::Compression)
+            .ok()
+            .flatten();
         let page_uncompressed = compression.is_none_or(|c| c == CompressionMethod::None.to_u16());
         if page_uncompressed && page_bytes > file_len {
             return Err(VolumeError::TooLarge {
@@ -167,7 +204,9 @@ fn scan_pages(
                     "the header claims {} x {} {sample_type} pixels on page {} ({page_bytes} \
                      bytes, uncompressed) but the whole file holds {file_len} bytes; it is \
                      corrupt or truncated",
-                    first.width, first.height, page + 1,
+                    first.width,
+                    first.height,
+                    page + 1,
                 ),
             });
         }
@@ -180,8 +219,11 @@ fn scan_pages(
         decoder.next_image().map_err(|e| {
             VolumeError::invalid(
                 path,
-                format!("the directory of page {} cannot be read ({e}); the file is truncated \
-                         or corrupt", page + 2),
+                format!(
+                    "the directory of page {} cannot be read ({e}); the file is truncated \
+                         or corrupt",
+                    page + 2
+                ),
             )
         })?;
         page += 1;
@@ -201,9 +243,22 @@ fn check_offsets(
     } else {
         (Tag::StripOffsets, Tag::StripByteCounts)
     };
-    let offsets = decoder.find_tag_unsigned_vec::<u64>(offsets).ok().flatten().unwrap_or_default();
-    let counts = decoder.find_tag_unsigned_vec::<u64>(counts).ok().flatten().unwrap_or_default();
-    let end = offsets.iter().zip(&counts).map(|(o, c)| o.saturating_add(*c)).max().unwrap_or(0);
+    let offsets = decoder
+        .find_tag_unsigned_vec::<u64>(offsets)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let counts = decoder
+        .find_tag_unsigned_vec::<u64>(counts)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let end = offsets
+        .iter()
+        .zip(&counts)
+        .map(|(o, c)| o.saturating_add(*c))
+        .max()
+        .unwrap_or(0);
     if end > file_len {
         return Err(VolumeError::invalid(
             path,
@@ -223,9 +278,14 @@ fn page_format(
     decoder: &mut Decoder<BufReader<File>>,
     page: usize,
 ) -> Result<PageFormat, VolumeError> {
-    let (width, height) = decoder.dimensions().map_err(|e| page_error(path, page, 0, &e))?;
+    let (width, height) = decoder
+        .dimensions()
+        .map_err(|e| page_error(path, page, 0, &e))?;
     let color = decoder.colortype().map_err(|e| {
-        VolumeError::invalid(path, format!("page {} has an unsupported pixel layout: {e}", page + 1))
+        VolumeError::invalid(
+            path,
+            format!("page {} has an unsupported pixel layout: {e}", page + 1),
+        )
     })?;
     let sample_format = decoder
         .find_tag_unsigned_vec::<u16>(Tag::SampleFormat)
@@ -233,7 +293,12 @@ fn page_format(
         .flatten()
         .and_then(|formats| formats.first().copied())
         .map_or(SampleFormat::Uint, SampleFormat::from_u16_exhaustive);
-    Ok(PageFormat { width, height, color, sample_format })
+    Ok(PageFormat {
+        width,
+        height,
+        color,
+        sample_format,
+    })
 }
 
 /// The sample type of a page format, or why ctuq cannot take it.
@@ -284,7 +349,10 @@ fn describe_color(color: ColorType) -> String {
         ColorType::RGBA(bits) => format!("RGBA, 4 samples of {bits} bits per pixel"),
         ColorType::GrayA(bits) => format!("gray with alpha, 2 samples of {bits} bits per pixel"),
         ColorType::Palette(bits) => format!("palette-coloured, {bits} bits per pixel"),
-        ColorType::Multiband { bit_depth, num_samples } => {
+        ColorType::Multiband {
+            bit_depth,
+            num_samples,
+        } => {
             format!("{num_samples} samples of {bit_depth} bits per pixel")
         }
         other => format!("{other:?}"),
@@ -322,7 +390,9 @@ fn select_pages(
     }
     let channel = pick(path, "channel", options.channel, info.channels)?;
     let frame = pick(path, "frame", options.frame, info.frames)?;
-    Ok((0..slices).map(|z| (frame * slices + z) * info.channels + channel).collect())
+    Ok((0..slices)
+        .map(|z| (frame * slices + z) * info.channels + channel)
+        .collect())
 }
 
 /// Checks a hyperstack index the user gave, or asks for one.
@@ -340,8 +410,10 @@ fn pick(path: &Path, what: &str, given: Option<usize>, count: usize) -> Result<u
         Some(index) if index < count => Ok(index),
         Some(index) => Err(VolumeError::invalid(
             path,
-            format!("--{what} {index} is out of range: the file has {count} {what}s (0 to {})",
-                count - 1),
+            format!(
+                "--{what} {index} is out of range: the file has {count} {what}s (0 to {})",
+                count - 1
+            ),
         )),
     }
 }
@@ -361,14 +433,21 @@ fn voxel_size(decoder: &mut Decoder<BufReader<File>>, imagej: Option<&ImageJInfo
     };
     let x = resolution(Tag::XResolution);
     let y = resolution(Tag::YResolution);
-    let unit_tag = decoder.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten();
+    let unit_tag = decoder
+        .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
+        .ok()
+        .flatten();
 
     match imagej {
         // ImageJ writes resolution tags only for calibrated images, and then with a unit.
-        Some(info) if info.unit.is_some() => {
-            VoxelSize { zyx: [info.spacing, y, x], unit: info.unit.clone() }
-        }
-        Some(info) => VoxelSize { zyx: [info.spacing, None, None], unit: None },
+        Some(info) if info.unit.is_some() => VoxelSize {
+            zyx: [info.spacing, y, x],
+            unit: info.unit.clone(),
+        },
+        Some(info) => VoxelSize {
+            zyx: [info.spacing, None, None],
+            unit: None,
+        },
         // N.B. Resolution unit "none" outside ImageJ is what libraries write by default
         // (tifffile writes 1/1): a number without a unit says nothing about the voxel.
         None => match unit_tag {
@@ -384,9 +463,9 @@ fn voxel_size(decoder: &mut Decoder<BufReader<File>>, imagej: Option<&ImageJInfo
 /// Converts one decoded page to samples; 1-bit rows are unpacked to one byte per pixel.
 fn to_samples(decoded: DecodingResult, format: &PageFormat) -> Option<Samples> {
     let samples = match decoded {
-        DecodingResult::U8(bytes) if format.color == ColorType::Gray(1) => {
-            Samples::Bit(unpack_bits(&bytes, format.width as usize, format.height as usize))
-        }
+        DecodingResult::U8(bytes) if format.color == ColorType::Gray(1) => Samples::Bit(
+            unpack_bits(&bytes, format.width as usize, format.height as usize),
+        ),
         DecodingResult::U8(values) => Samples::U8(values),
         DecodingResult::U16(values) => Samples::U16(values),
         DecodingResult::U32(values) => Samples::U32(values),
@@ -413,11 +492,23 @@ fn unpack_bits(packed: &[u8], width: usize, height: usize) -> Vec<u8> {
 }
 
 /// The error for a page that cannot be decoded.
-fn page_error(path: &Path, page: usize, page_count: usize, cause: &dyn std::fmt::Display) -> VolumeError {
-    let of = if page_count > 0 { format!(" of {page_count}") } else { String::new() };
+fn page_error(
+    path: &Path,
+    page: usize,
+    page_count: usize,
+    cause: &dyn std::fmt::Display,
+) -> VolumeError {
+    let of = if page_count > 0 {
+        format!(" of {page_count}")
+    } else {
+        String::new()
+    };
     VolumeError::invalid(
         path,
-        format!("page {}{of} cannot be decoded ({cause}); the file is truncated or corrupt", page + 1),
+        format!(
+            "page {}{of} cannot be decoded ({cause}); the file is truncated or corrupt",
+            page + 1
+        ),
     )
 }
 
@@ -440,6 +531,9 @@ mod tests {
 
     #[test]
     fn bits_unpack_msb_first_with_row_padding() {
-        assert_eq!(unpack_bits(&[0b1010_0000, 0b0110_0000], 3, 2), vec![1, 0, 1, 0, 1, 1]);
+        assert_eq!(
+            unpack_bits(&[0b1010_0000, 0b0110_0000], 3, 2),
+            vec![1, 0, 1, 0, 1, 1]
+        );
     }
 }

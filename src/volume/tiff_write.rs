@@ -5,8 +5,8 @@ use std::io::{Seek, Write};
 use std::path::Path;
 
 use tiff::encoder::colortype::{
-    ColorType, Gray8, Gray16, Gray32, Gray32Float, Gray64, Gray64Float, GrayI8, GrayI16,
-    GrayI32, GrayI64,
+    ColorType, Gray8, Gray16, Gray32, Gray32Float, Gray64, Gray64Float, GrayI8, GrayI16, GrayI32,
+    GrayI64,
 };
 use tiff::encoder::{Rational, TiffEncoder, TiffKind, TiffValue};
 use tiff::tags::{ResolutionUnit, Tag};
@@ -29,15 +29,20 @@ pub fn write_tiff(
     if samples.len() != voxel_count(shape) {
         return Err(VolumeError::invalid(
             path,
-            format!("BUG: {} samples for a volume of shape {shape:?}", samples.len()),
+            format!(
+                "BUG: {} samples for a volume of shape {shape:?}",
+                samples.len()
+            ),
         ));
     }
     let big = samples.len() as u64 * samples.sample_type().bytes() as u64 > CLASSIC_TIFF_LIMIT;
     write_atomically(path, |writer| {
         let result = if big {
-            TiffEncoder::new_big(writer).and_then(|mut e| write_samples(&mut e, shape, samples, voxel_size))
+            TiffEncoder::new_big(writer)
+                .and_then(|mut e| write_samples(&mut e, shape, samples, voxel_size))
         } else {
-            TiffEncoder::new(writer).and_then(|mut e| write_samples(&mut e, shape, samples, voxel_size))
+            TiffEncoder::new(writer)
+                .and_then(|mut e| write_samples(&mut e, shape, samples, voxel_size))
         };
         result.map_err(|e| VolumeError::invalid(path, format!("cannot write TIFF: {e}")))
     })
@@ -86,10 +91,14 @@ where
     for z in 0..depth {
         let mut image = encoder.new_image::<C>(width as u32, height as u32)?;
         if z == 0 {
-            image.encoder().write_tag(Tag::ImageDescription, description.as_str())?;
+            image
+                .encoder()
+                .write_tag(Tag::ImageDescription, description.as_str())?;
         }
         if let (Some(y), Some(x)) = (voxel_size.zyx[1], voxel_size.zyx[2]) {
-            image.encoder().write_tag(Tag::ResolutionUnit, ResolutionUnit::None.to_u16())?;
+            image
+                .encoder()
+                .write_tag(Tag::ResolutionUnit, ResolutionUnit::None.to_u16())?;
             image.encoder().write_tag(Tag::XResolution, per_unit(x))?;
             image.encoder().write_tag(Tag::YResolution, per_unit(y))?;
         }
@@ -102,7 +111,11 @@ where
 fn imagej_description(depth: usize, voxel_size: &VoxelSize) -> String {
     let mut description = format!("ImageJ=1.11a\nimages={depth}\nslices={depth}\n");
     if let Some(unit) = &voxel_size.unit {
-        let unit = if unit == "um" { "micron" } else { unit.as_str() };
+        let unit = if unit == "um" {
+            "micron"
+        } else {
+            unit.as_str()
+        };
         description.push_str(&format!("unit={unit}\n"));
     }
     if let Some(spacing) = voxel_size.zyx[0] {
@@ -118,5 +131,8 @@ fn per_unit(spacing: f64) -> Rational {
     while scale > 1.0 && spacing * scale > f64::from(u32::MAX) {
         scale /= 10.0;
     }
-    Rational { n: scale as u32, d: (spacing * scale).round().max(1.0) as u32 }
+    Rational {
+        n: scale as u32,
+        d: (spacing * scale).round().max(1.0) as u32,
+    }
 }

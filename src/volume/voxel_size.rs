@@ -22,7 +22,10 @@ impl VoxelSize {
 
     /// A fully known voxel size.
     pub fn new(zyx: [f64; 3], unit: &str) -> VoxelSize {
-        VoxelSize { zyx: zyx.map(Some), unit: Some(unit.to_string()) }
+        VoxelSize {
+            zyx: zyx.map(Some),
+            unit: Some(unit.to_string()),
+        }
     }
 
     /// Whether all three axes are known.

@@ -30,8 +30,13 @@ where
         write(&mut writer)?;
         writer.flush().map_err(|e| VolumeError::io(path, e))?;
     }
-    temporary.as_file().sync_all().map_err(|e| VolumeError::io(path, e))?;
-    temporary.persist(path).map_err(|e| VolumeError::io(path, e.error))?;
+    temporary
+        .as_file()
+        .sync_all()
+        .map_err(|e| VolumeError::io(path, e))?;
+    temporary
+        .persist(path)
+        .map_err(|e| VolumeError::io(path, e.error))?;
     Ok(())
 }
 
@@ -50,6 +55,10 @@ mod tests {
         });
         assert!(result.is_err());
         assert_eq!(std::fs::read(&path).unwrap(), b"old");
-        assert_eq!(std::fs::read_dir(folder.path()).unwrap().count(), 1, "temporary file left");
+        assert_eq!(
+            std::fs::read_dir(folder.path()).unwrap().count(),
+            1,
+            "temporary file left"
+        );
     }
 }

@@ -12,7 +12,11 @@ use std::path::PathBuf;
 pub fn shared_dir() -> Option<PathBuf> {
     if let Ok(dir) = std::env::var("CTUQ_SHARED") {
         let dir = PathBuf::from(dir);
-        assert!(dir.is_dir(), "CTUQ_SHARED={} is not a folder", dir.display());
+        assert!(
+            dir.is_dir(),
+            "CTUQ_SHARED={} is not a folder",
+            dir.display()
+        );
         return Some(dir);
     }
     let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
@@ -26,13 +30,19 @@ pub fn shared_dir() -> Option<PathBuf> {
 /// A file under the shared folder that must exist.
 pub fn shared_file(dir: &std::path::Path, relative: &str) -> PathBuf {
     let path = dir.join(relative);
-    assert!(path.exists(), "{} is missing from the shared folder", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing from the shared folder",
+        path.display()
+    );
     path
 }
 
 /// A file of tests/fixtures.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// The pattern every fixture holds (see tests/fixtures/make_fixtures.py).
@@ -56,14 +66,25 @@ pub fn read_npy(path: &std::path::Path) -> Npy {
     let (header_len, header_start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
-        (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12)
+        (
+            u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(&bytes[header_start..header_start + header_len]).unwrap();
-    let descr = header.split("'descr':").nth(1).unwrap().split('\'').nth(1).unwrap();
+    let descr = header
+        .split("'descr':")
+        .nth(1)
+        .unwrap()
+        .split('\'')
+        .nth(1)
+        .unwrap();
     let shape_text = header.split("'shape':").nth(1).unwrap();
     let shape_text = &shape_text[shape_text.find('(').unwrap() + 1..shape_text.find(')').unwrap()];
-    let shape: Vec<usize> =
-        shape_text.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let shape: Vec<usize> = shape_text
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     assert!(!header.contains("'fortran_order': True"));
     let data = &bytes[header_start + header_len..];
     let big = descr.starts_with('>');
@@ -75,14 +96,22 @@ pub fn read_npy(path: &std::path::Path) -> Npy {
             .map(|c| {
                 let raw = if big { [c[0], c[1]] } else { [c[1], c[0]] };
                 let unsigned = u16::from_be_bytes(raw);
-                if kind == "u2" { unsigned as f64 } else { unsigned as i16 as f64 }
+                if kind == "u2" {
+                    unsigned as f64
+                } else {
+                    unsigned as i16 as f64
+                }
             })
             .collect(),
         "f4" => data
             .chunks_exact(4)
             .map(|c| {
                 let raw: [u8; 4] = c.try_into().unwrap();
-                (if big { f32::from_be_bytes(raw) } else { f32::from_le_bytes(raw) }) as f64
+                (if big {
+                    f32::from_be_bytes(raw)
+                } else {
+                    f32::from_le_bytes(raw)
+                }) as f64
             })
             .collect(),
         other => panic!("npy type {other} not handled by the test reader"),
