@@ -1,5 +1,6 @@
 //! `ctuq info`: what a volume file holds, before anyone trains on it.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -32,21 +33,23 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
     let raw = volume::read_raw_volume(&args.file, &options)?;
     let volume = Volume::from_raw(&raw);
     let stats = VoxelStats::of(&volume.voxels);
+    let mut out = std::io::stdout().lock();
 
-    println!("file:        {}", args.file.display());
-    println!(
+    writeln!(out, "file:        {}", args.file.display())?;
+    writeln!(
+        out,
         "shape:       {} x {} x {} (z, y, x)",
         raw.shape[0], raw.shape[1], raw.shape[2]
-    );
-    println!("type:        {}", volume.source_type);
-    println!("voxel size:  {}", volume.voxel_size);
+    )?;
+    writeln!(out, "type:        {}", volume.source_type)?;
+    writeln!(out, "voxel size:  {}", volume.voxel_size)?;
     match stats.range() {
-        Some((min, max)) => println!("range:       {min} to {max}"),
-        None => println!("range:       no finite voxel"),
-    }
-    println!("mean:        {:.6}", stats.mean);
-    println!("std:         {:.6}", stats.std);
-    println!("NaN / Inf:   {} / {}", stats.nan, stats.infinite);
+        Some((min, max)) => writeln!(out, "range:       {min} to {max}"),
+        None => writeln!(out, "range:       no finite voxel"),
+    }?;
+    writeln!(out, "mean:        {:.6}", stats.mean)?;
+    writeln!(out, "std:         {:.6}", stats.std)?;
+    writeln!(out, "NaN / Inf:   {} / {}", stats.nan, stats.infinite)?;
 
     if let Some(label_path) = &args.label {
         let label_raw = volume::read_raw_volume(label_path, &options)?;
@@ -55,18 +58,23 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
             .map_err(|reason| anyhow::anyhow!(reason))
             .with_context(|| format!("{}", label_path.display()))?;
         let total = label_raw.samples.len() as f64;
-        println!("label:       {}", label_path.display());
+        writeln!(out, "label:       {}", label_path.display())?;
         for (value, count) in values.counts.iter().take(20) {
-            println!(
+            writeln!(
+                out,
                 "  value {value:>6}: {count:>12} voxels ({:.3} %)",
                 100.0 * *count as f64 / total
-            );
+            )?;
         }
         if values.counts.len() > 20 {
-            println!("  ... {} more values", values.counts.len() - 20);
+            writeln!(out, "  ... {} more values", values.counts.len() - 20)?;
         }
         let label = volume::Label::from_raw(label_path, &label_raw, args.class)?;
-        println!("foreground:  {:.3} %", 100.0 * label.foreground_fraction());
+        writeln!(
+            out,
+            "foreground:  {:.3} %",
+            100.0 * label.foreground_fraction()
+        )?;
     }
     Ok(())
 }

@@ -105,7 +105,11 @@ pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
         nifti::Unit::Micron => Some("um"),
         _ => None,
     });
-    let pixdim = |i: usize| Some(f64::from(header.pixdim[i])).filter(|v| *v > 0.0);
+    // N.B. Through the f32's shortest decimal form, so that 0.4 stays 0.4 and not 0.40000001.
+    let pixdim = |i: usize| {
+        let value: f64 = header.pixdim[i].to_string().parse().unwrap_or(0.0);
+        Some(value).filter(|v| *v > 0.0 && v.is_finite())
+    };
     let voxel_size = VoxelSize {
         zyx: [pixdim(3), pixdim(2), pixdim(1)],
         unit: unit.map(String::from),
