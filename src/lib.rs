@@ -4,4 +4,7 @@
 //! viewer call the same job functions.
 
 pub mod cli;
+pub mod infer;
+pub mod metrics;
+pub mod refine;
 pub mod volume;

@@ -2,8 +2,10 @@
 //! configuration before any work starts, then calls the same job functions as the viewer.
 
 mod convert;
+mod eval;
 mod info;
 mod input;
+mod refine;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -31,6 +33,10 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Convert any readable volume to a plain multi-page TIFF in its own type.
     Convert(convert::ConvertArgs),
+    /// Compare a results folder with a label: accuracy, Dice, IoU, PAvPU, P(A|C), P(U|I).
+    Eval(eval::EvalArgs),
+    /// Refine a segmentation by its uncertainty, or sweep the threshold against a label.
+    Refine(refine::RefineArgs),
 }
 
 /// Parses the arguments, runs the command, prints any error with its causes and returns a
@@ -41,6 +47,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Refine(args) => refine::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
