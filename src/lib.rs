@@ -1,1 +1,3 @@
 //! ctuq: segment X-ray CT volumes with a Bayesian 3D CNN and say how far to trust each voxel.
+
+pub mod model;
