@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod infer;
 pub mod metrics;
+pub mod model;
 pub mod refine;
 pub mod volume;
