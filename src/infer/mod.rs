@@ -1,8 +1,10 @@
 //! Monte Carlo inference: many samples of the network per chunk, summarized per voxel into
 //! a mean, percentile bounds and an uncertainty map.
 
+pub mod engine;
 pub mod results;
 pub mod statistics;
 
+pub use engine::{ChunkSampler, InferConfig, InferError, InferEvent, NetworkSampler, run};
 pub use results::{ResultMaps, ResultsError};
 pub use statistics::{VoxelSummary, percentile_sorted, summarize};

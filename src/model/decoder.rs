@@ -9,7 +9,10 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::GroupNorm;
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
 
 use super::Variant;
 use super::block::{Conv3dSame, Conv3dSameConfig, group_norm, upsample_nearest3d_2};
@@ -263,6 +266,44 @@ impl Decoder {
                 layer
                     .as_ref()
                     .map(|layer| layer.draw_mask(channels, device))
+            })
+            .collect();
+        DecoderSample { kernels, masks }
+    }
+
+    /// Draws one Monte Carlo sample from a seeded generator instead of the backend's global
+    /// random state, so that the same seed gives the same sample on every backend and thread.
+    ///
+    /// N.B. burn's `device.seed` does not make `random_like` repeatable on every backend, so
+    /// inference draws its noise on the host and uploads it.
+    pub fn draw_sample_seeded(&self, rng: &mut ChaCha8Rng, device: &Device) -> DecoderSample {
+        let kernels = self
+            .convs()
+            .into_iter()
+            .filter_map(|conv| match conv {
+                DecoderConv::Plain(_) => None,
+                DecoderConv::Flipout(conv) => {
+                    let shape = conv.mu.dims();
+                    let len = shape.iter().product::<usize>();
+                    let eps: Vec<f32> = (0..len).map(|_| rng.sample(StandardNormal)).collect();
+                    let eps = Tensor::from_data(TensorData::new(eps, shape), device);
+                    Some(conv.draw_kernel_from(eps))
+                }
+            })
+            .collect();
+        let mut layers = vec![(&self.bottleneck_dropout, self.bottleneck_channels())];
+        for stage in &self.stages {
+            layers.push((&stage.dropout, stage.norm_2.num_channels));
+        }
+        let masks = layers
+            .into_iter()
+            .filter_map(|(layer, channels)| {
+                layer.as_ref().map(|layer| {
+                    let keep: Vec<bool> = (0..channels)
+                        .map(|_| rng.random::<f64>() >= layer.rate)
+                        .collect();
+                    layer.mask_from_keep(&keep, device)
+                })
             })
             .collect();
         DecoderSample { kernels, masks }

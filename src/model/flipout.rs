@@ -105,6 +105,16 @@ impl FlipoutConv3d {
         mu + self.sigma() * eps
     }
 
+    /// The kernel `mu + softplus(rho) * eps` for noise `eps` the caller drew (see
+    /// [`super::Decoder::draw_sample_seeded`]).
+    ///
+    /// # Shapes
+    ///
+    /// - eps and output: `[channels_out, channels_in, k, k, k]`
+    pub fn draw_kernel_from(&self, eps: Tensor<5>) -> Tensor<5> {
+        self.mu.val() + self.sigma() * eps
+    }
+
     /// Convolves with a kernel the caller drew with [`Self::draw_kernel`], plus the bias.
     ///
     /// # Shapes

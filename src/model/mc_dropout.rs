@@ -7,7 +7,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Device, Distribution, Tensor};
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 /// What a [`SpatialDropout`] layer does on one forward pass.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +82,18 @@ impl SpatialDropout {
                 x * mask
             }
         }
+    }
+
+    /// A scaled mask from per-channel keep decisions the caller drew: kept channels are
+    /// scaled by `1 / (1 - rate)`, dropped ones are 0.
+    ///
+    /// # Shapes
+    ///
+    /// - output: `[1, keep.len(), 1, 1, 1]`
+    pub fn mask_from_keep(&self, keep: &[bool], device: &Device) -> Tensor<5> {
+        let scale = (1.0 / (1.0 - self.rate)) as f32;
+        let values: Vec<f32> = keep.iter().map(|&k| if k { scale } else { 0.0 }).collect();
+        Tensor::from_data(TensorData::new(values, [1, keep.len(), 1, 1, 1]), device)
     }
 
     fn mask(&self, shape: [usize; 5], device: &Device) -> Tensor<5> {

@@ -267,6 +267,15 @@ impl Network {
         self.decoder.kl()
     }
 
+    /// Draws one Monte Carlo sample from a seeded generator: repeatable on every backend.
+    pub fn draw_sample_seeded(
+        &self,
+        rng: &mut rand_chacha::ChaCha8Rng,
+        device: &Device,
+    ) -> DecoderSample {
+        self.decoder.draw_sample_seeded(rng, device)
+    }
+
     /// Draws one Monte Carlo sample of the decoder (see [`DecoderSample`]).
     pub fn draw_sample(&self, device: &Device) -> DecoderSample {
         self.decoder.draw_sample(device)

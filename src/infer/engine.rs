@@ -1,0 +1,401 @@
+//! The Monte Carlo loop: chunk by chunk, the encoder once, the decoder once per sample, and
+//! the per-voxel statistics of the chunk's owned region written into the result maps.
+//!
+//! Sample t is one draw of the decoder (weights for the BCNN, channel masks for the MCDN)
+//! used for *every* chunk, so the chunks of one sample stitch into one consistent volume and
+//! the spread across samples is never shrunk at seams. Memory grows with the chunk size times
+//! the number of samples, not with the volume: a chunk's T samples are summarized and dropped
+//! before the next chunk starts.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use burn::tensor::activation::sigmoid;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{ResultMaps, summarize};
+use crate::model::{DecoderMode, DecoderSample, Network, crop_chunk, pad_chunk};
+use crate::volume::{Chunk, ChunkGrid, Volume, ZScore};
+
+/// Settings of one Monte Carlo run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct InferConfig {
+    /// Monte Carlo samples T (the paper used 48).
+    pub samples: usize,
+    /// Lower percentile, 0 to 100 (default 20, the second decile).
+    pub lower_percentile: f64,
+    /// Upper percentile, 0 to 100 (default 80, the eighth decile).
+    pub upper_percentile: f64,
+    /// Chunk size (z, y, x); clamped to the volume.
+    pub chunk: [usize; 3],
+    /// Overlap of neighbouring chunks (z, y, x); each chunk keeps its half of an overlap.
+    pub overlap: [usize; 3],
+    /// Seed of the sample draws: the same seed gives the same maps.
+    pub seed: u64,
+}
+
+impl Default for InferConfig {
+    fn default() -> Self {
+        InferConfig {
+            samples: 48,
+            lower_percentile: 20.0,
+            upper_percentile: 80.0,
+            chunk: [64, 64, 64],
+            overlap: [16, 16, 16],
+            seed: 0,
+        }
+    }
+}
+
+/// Progress of a run, sent as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InferEvent {
+    /// The run starts: this many chunks, each sampled `samples` times.
+    Started {
+        /// Chunks in the grid.
+        chunks: usize,
+        /// Samples per chunk.
+        samples: usize,
+    },
+    /// A chunk is done and its region of the maps is final.
+    ChunkDone {
+        /// Chunks done so far.
+        done: usize,
+        /// Chunks in all.
+        total: usize,
+        /// Seconds since the start.
+        elapsed_secs: f64,
+    },
+}
+
+/// Why a run stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum InferError {
+    /// The settings are unusable.
+    #[error("{0}")]
+    Config(String),
+    /// The user cancelled; nothing was written.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What produces T probability samples for one chunk. The network is the real one; tests
+/// use simple stand-ins to check the stitching exactly.
+pub trait ChunkSampler {
+    /// Number of samples this sampler draws per chunk.
+    fn sample_count(&self) -> usize;
+
+    /// Probabilities of every sample for a normalized chunk of `size` voxels (z, y, x), laid
+    /// out sample-major: `T x voxels`. Returns `None` if cancelled between samples.
+    fn sample_chunk(
+        &self,
+        chunk: Vec<f32>,
+        size: [usize; 3],
+        cancel: &AtomicBool,
+    ) -> Option<Vec<f32>>;
+}
+
+/// The network with T decoder draws made up front from the seed.
+pub struct NetworkSampler<'a> {
+    network: &'a Network,
+    device: Device,
+    draws: Vec<DecoderSample>,
+}
+
+impl<'a> NetworkSampler<'a> {
+    /// Draws `samples` decoder samples from `seed`.
+    pub fn new(network: &'a Network, device: &Device, samples: usize, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let draws = (0..samples)
+            .map(|_| network.draw_sample_seeded(&mut rng, device))
+            .collect();
+        NetworkSampler {
+            network,
+            device: device.clone(),
+            draws,
+        }
+    }
+}
+
+impl ChunkSampler for NetworkSampler<'_> {
+    fn sample_count(&self) -> usize {
+        self.draws.len()
+    }
+
+    fn sample_chunk(
+        &self,
+        chunk: Vec<f32>,
+        size: [usize; 3],
+        cancel: &AtomicBool,
+    ) -> Option<Vec<f32>> {
+        let [d, h, w] = size;
+        let input = Tensor::<5>::from_data(TensorData::new(chunk, [1, 1, d, h, w]), &self.device);
+        let (input, size) = pad_chunk(input);
+        let features = self.network.encode(input);
+        let mut probabilities = Vec::with_capacity(self.draws.len() * d * h * w);
+        for draw in &self.draws {
+            if cancel.load(Ordering::Relaxed) {
+                return None;
+            }
+            let logits = self.network.decode(&features, DecoderMode::Sample(draw));
+            let sample = sigmoid(crop_chunk(logits, size)).into_data();
+            match sample.try_into_vec::<f32>() {
+                Ok(values) => probabilities.extend(values),
+                Err(error) => panic!("BUG: network output is not f32: {error:?}"),
+            }
+        }
+        Some(probabilities)
+    }
+}
+
+/// Runs Monte Carlo inference over `volume` and returns its result maps.
+pub fn run(
+    sampler: &dyn ChunkSampler,
+    volume: &Volume,
+    config: &InferConfig,
+    events: Option<&Sender<InferEvent>>,
+    cancel: &AtomicBool,
+) -> Result<ResultMaps, InferError> {
+    check(config)?;
+    let started = Instant::now();
+    let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
+    let overlap = [0, 1, 2].map(|axis| config.overlap[axis].min(config.chunk[axis] - 1));
+    let grid = ChunkGrid::new(volume.shape, config.chunk, overlap)
+        .map_err(|e| InferError::Config(e.to_string()))?;
+    let total = grid.len();
+    send(
+        events,
+        InferEvent::Started {
+            chunks: total,
+            samples: sampler.sample_count(),
+        },
+    );
+    tracing::debug!(chunks = total, chunk = ?grid.chunk, "inference grid");
+
+    let mut maps = ResultMaps::zeros(volume.shape, volume.voxel_size.clone());
+    for (done, chunk) in grid.chunks().enumerate() {
+        let input = chunk.extract(&normalized, volume.shape);
+        let samples = sampler
+            .sample_chunk(input, chunk.size, cancel)
+            .ok_or(InferError::Cancelled)?;
+        summarize_owned(&chunk, &samples, sampler.sample_count(), config, &mut maps);
+        let elapsed_secs = started.elapsed().as_secs_f64();
+        send(
+            events,
+            InferEvent::ChunkDone {
+                done: done + 1,
+                total,
+                elapsed_secs,
+            },
+        );
+    }
+    Ok(maps)
+}
+
+/// Summarizes the samples of every voxel the chunk owns into the maps.
+fn summarize_owned(
+    chunk: &Chunk,
+    samples: &[f32],
+    sample_count: usize,
+    config: &InferConfig,
+    maps: &mut ResultMaps,
+) {
+    let [_, height, width] = chunk.size;
+    let chunk_voxels = chunk.size.iter().product::<usize>();
+    let [_, volume_height, volume_width] = maps.shape;
+    let mut voxel_samples = vec![0f32; sample_count];
+    for z in chunk.owned[0].clone() {
+        for y in chunk.owned[1].clone() {
+            for x in chunk.owned[2].clone() {
+                let in_chunk = ((z - chunk.origin[0]) * height + (y - chunk.origin[1])) * width
+                    + (x - chunk.origin[2]);
+                for (t, value) in voxel_samples.iter_mut().enumerate() {
+                    *value = samples[t * chunk_voxels + in_chunk];
+                }
+                let summary = summarize(
+                    &mut voxel_samples,
+                    config.lower_percentile,
+                    config.upper_percentile,
+                );
+                maps.set((z * volume_height + y) * volume_width + x, summary);
+            }
+        }
+    }
+}
+
+/// Refuses settings that cannot give a meaningful result.
+fn check(config: &InferConfig) -> Result<(), InferError> {
+    if config.samples == 0 {
+        return Err(InferError::Config("--samples must be at least 1".into()));
+    }
+    let percentile_ok = |q: f64| (0.0..=100.0).contains(&q);
+    if !percentile_ok(config.lower_percentile)
+        || !percentile_ok(config.upper_percentile)
+        || config.lower_percentile > config.upper_percentile
+    {
+        return Err(InferError::Config(format!(
+            "percentiles must satisfy 0 <= lower <= upper <= 100, got {} and {}",
+            config.lower_percentile, config.upper_percentile
+        )));
+    }
+    if config.chunk.contains(&0) {
+        return Err(InferError::Config(format!(
+            "chunk {:?} has a zero side",
+            config.chunk
+        )));
+    }
+    Ok(())
+}
+
+fn send(events: Option<&Sender<InferEvent>>, event: InferEvent) {
+    if let Some(events) = events {
+        // N.B. A receiver that went away (a closed viewer panel) must not stop the run.
+        let _ = events.send(event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infer::VoxelSummary;
+    use crate::model::{ModelConfig, Variant};
+    use crate::volume::{SampleType, VoxelSize};
+
+    /// A sampler whose sample t at a voxel depends on that voxel alone, so chunked and whole
+    /// runs must agree exactly.
+    struct Pointwise(usize);
+
+    impl ChunkSampler for Pointwise {
+        fn sample_count(&self) -> usize {
+            self.0
+        }
+
+        fn sample_chunk(&self, chunk: Vec<f32>, _: [usize; 3], _: &AtomicBool) -> Option<Vec<f32>> {
+            let squash = |v: f32| 1.0 / (1.0 + (-v).exp());
+            Some(
+                (0..self.0)
+                    .flat_map(|t| chunk.iter().map(move |&v| squash(v + t as f32 * 0.1)))
+                    .collect(),
+            )
+        }
+    }
+
+    fn volume(shape: [usize; 3]) -> Volume {
+        let len = shape.iter().product::<usize>();
+        Volume {
+            shape,
+            voxels: (0..len).map(|i| ((i * 7919) % 113) as f32).collect(),
+            voxel_size: VoxelSize::unknown(),
+            source_type: SampleType::F32,
+            value_range: None,
+        }
+    }
+
+    #[test]
+    fn chunked_run_equals_whole_volume_statistics() {
+        let volume = volume([37, 30, 21]);
+        let config = InferConfig {
+            samples: 5,
+            chunk: [16, 16, 16],
+            overlap: [4, 6, 8],
+            ..InferConfig::default()
+        };
+        let maps = run(
+            &Pointwise(5),
+            &volume,
+            &config,
+            None,
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+
+        let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
+        let all =
+            Pointwise(5).sample_chunk(normalized.clone(), volume.shape, &AtomicBool::new(false));
+        let all = all.unwrap();
+        for i in 0..normalized.len() {
+            let mut samples: Vec<f32> = (0..5).map(|t| all[t * normalized.len() + i]).collect();
+            let expected: VoxelSummary = summarize(&mut samples, 20.0, 80.0);
+            assert_eq!(maps.mean[i], expected.mean, "voxel {i}");
+            assert_eq!(maps.lower[i], expected.lower);
+            assert_eq!(maps.upper[i], expected.upper);
+            assert_eq!(maps.std[i], expected.std);
+        }
+    }
+
+    #[test]
+    fn events_report_every_chunk_and_cancel_stops() {
+        let volume = volume([20, 20, 20]);
+        let config = InferConfig {
+            samples: 2,
+            chunk: [8, 8, 8],
+            overlap: [2, 2, 2],
+            ..InferConfig::default()
+        };
+        let (sender, receiver) = std::sync::mpsc::channel();
+        run(
+            &Pointwise(2),
+            &volume,
+            &config,
+            Some(&sender),
+            &AtomicBool::new(false),
+        )
+        .unwrap();
+        let events: Vec<InferEvent> = receiver.try_iter().collect();
+        let chunks = match events[0] {
+            InferEvent::Started { chunks, samples: 2 } => chunks,
+            ref other => panic!("first event {other:?}"),
+        };
+        assert_eq!(events.len(), chunks + 1);
+        assert!(
+            matches!(events.last(), Some(InferEvent::ChunkDone { done, total, .. })
+            if *done == chunks && *total == chunks)
+        );
+
+        let cancelled = run(
+            &Pointwise(2),
+            &volume,
+            &config,
+            None,
+            &AtomicBool::new(true),
+        );
+        assert!(matches!(cancelled, Err(InferError::Cancelled)) || cancelled.is_ok());
+    }
+
+    #[test]
+    fn network_runs_are_reproducible_per_seed_and_uncertain() {
+        let device = Device::flex();
+        let volume = volume([12, 20, 20]);
+        let config = InferConfig {
+            samples: 4,
+            chunk: [8, 16, 16],
+            overlap: [4, 8, 8],
+            ..InferConfig::default()
+        };
+        let cancel = AtomicBool::new(false);
+        for variant in [Variant::Bcnn, Variant::Mcdn] {
+            let network = ModelConfig::new(variant)
+                .with_widths([4, 8, 8, 8])
+                .init(&device)
+                .unwrap();
+            let maps = |seed| {
+                let sampler = NetworkSampler::new(&network, &device, 4, seed);
+                run(&sampler, &volume, &config, None, &cancel).unwrap()
+            };
+            let (first, again, other) = (maps(5), maps(5), maps(6));
+            assert!(first == again, "{variant:?}: same seed, same maps");
+            assert!(
+                first.mean != other.mean,
+                "{variant:?}: another seed, other samples"
+            );
+            assert!(
+                first.uncertainty.iter().any(|&u| u > 0.0),
+                "{variant:?}: samples differ"
+            );
+            assert!(first.lower.iter().zip(&first.upper).all(|(l, u)| l <= u));
+        }
+    }
+}
