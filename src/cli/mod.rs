@@ -3,8 +3,10 @@
 
 mod convert;
 mod eval;
+mod infer;
 mod info;
 mod input;
+mod progress;
 mod refine;
 
 use std::io::IsTerminal;
@@ -33,6 +35,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Convert any readable volume to a plain multi-page TIFF in its own type.
     Convert(convert::ConvertArgs),
+    /// Monte Carlo inference: mean, percentile bounds and uncertainty maps of a volume.
+    Infer(infer::InferArgs),
     /// Compare a results folder with a label: accuracy, Dice, IoU, PAvPU, P(A|C), P(U|I).
     Eval(eval::EvalArgs),
     /// Refine a segmentation by its uncertainty, or sweep the threshold against a label.
@@ -47,6 +51,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Infer(args) => infer::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Refine(args) => refine::run(&args),
     };

@@ -281,3 +281,77 @@ mod tests {
         );
     }
 }
+
+/// `summary.json` of a run: what was run, how long it took, and the headline numbers.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunSummary {
+    /// ctuq version that wrote the run.
+    pub ctuq_version: String,
+    /// The model file.
+    pub model: String,
+    /// Its variant (`bcnn` or `mcdn`).
+    pub variant: String,
+    /// The input volume.
+    pub image: String,
+    /// Its shape (z, y, x).
+    pub shape: Shape,
+    /// Its voxel size.
+    pub voxel_size: VoxelSize,
+    /// Samples, percentiles, chunking and seed.
+    pub settings: super::InferConfig,
+    /// The backend.
+    pub backend: String,
+    /// Wall time of the Monte Carlo loop, seconds.
+    pub elapsed_secs: f64,
+    /// Voxels per second over the whole run.
+    pub voxels_per_sec: f64,
+    /// Foreground volume fraction of the prediction and of the two bound segmentations.
+    pub foreground_fraction: FractionInterval,
+    /// Mean of the uncertainty map.
+    pub mean_uncertainty: f64,
+}
+
+/// A foreground fraction with its interval from the bound segmentations.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FractionInterval {
+    /// Of `mean > 0.5`.
+    pub prediction: f64,
+    /// Of `lower > 0.5`: the smallest the interval allows.
+    pub lower: f64,
+    /// Of `upper > 0.5`: the largest the interval allows.
+    pub upper: f64,
+}
+
+impl RunSummary {
+    /// Summarizes a finished run.
+    pub fn new(
+        maps: &ResultMaps,
+        settings: &super::InferConfig,
+        model: String,
+        variant: String,
+        image: String,
+        backend: String,
+        elapsed_secs: f64,
+    ) -> RunSummary {
+        let fraction =
+            |map: &[u8]| map.iter().filter(|&&v| v != 0).count() as f64 / map.len().max(1) as f64;
+        RunSummary {
+            ctuq_version: env!("CARGO_PKG_VERSION").to_string(),
+            model,
+            variant,
+            image,
+            shape: maps.shape,
+            voxel_size: maps.voxel_size.clone(),
+            settings: settings.clone(),
+            backend,
+            elapsed_secs,
+            voxels_per_sec: maps.mean.len() as f64 / elapsed_secs.max(1e-9),
+            foreground_fraction: FractionInterval {
+                prediction: fraction(&maps.prediction),
+                lower: fraction(&maps.lower_seg),
+                upper: fraction(&maps.upper_seg),
+            },
+            mean_uncertainty: crate::metrics::mean(&maps.uncertainty),
+        }
+    }
+}
