@@ -1,4 +1,12 @@
 //! ctuq: segment X-ray CT volumes with a Bayesian 3D CNN and say how far to trust each voxel.
+//!
+//! The library holds everything the `ctuq` binary does, so that the command line and the
+//! viewer call the same job functions.
 
+pub mod cli;
+pub mod infer;
+pub mod metrics;
 pub mod model;
+pub mod refine;
 pub mod train;
+pub mod volume;

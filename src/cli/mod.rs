@@ -1,0 +1,85 @@
+//! The command line: clap structs are raw input; each subcommand checks them into a job
+//! configuration before any work starts, then calls the same job functions as the viewer.
+
+mod convert;
+mod eval;
+mod info;
+mod input;
+mod refine;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use input::InputArgs;
+
+/// Bayesian 3D CNN segmentation of X-ray CT volumes, with per-voxel uncertainty.
+#[derive(Debug, Parser)]
+#[command(name = "ctuq", version, about, long_about = None)]
+pub struct Cli {
+    /// Print debug logs (or set RUST_LOG, e.g. RUST_LOG=ctuq=debug).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print shape, type, voxel size and statistics of a volume (and its label).
+    Info(info::InfoArgs),
+    /// Convert any readable volume to a plain multi-page TIFF in its own type.
+    Convert(convert::ConvertArgs),
+    /// Compare a results folder with a label: accuracy, Dice, IoU, PAvPU, P(A|C), P(U|I).
+    Eval(eval::EvalArgs),
+    /// Refine a segmentation by its uncertainty, or sweep the threshold against a label.
+    Refine(refine::RefineArgs),
+}
+
+/// Parses the arguments, runs the command, prints any error with its causes and returns a
+/// non-zero exit status for it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result = match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Convert(args) => convert::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::Refine(args) => refine::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped early (`ctuq info ... | head`) is not an error.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether an error comes from writing to a closed pipe.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Logs to stderr: info for users, debug with `--verbose`; `RUST_LOG` overrides both.
+fn init_logging(verbose: bool) {
+    let default = if verbose { "ctuq=debug,info" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .init();
+}

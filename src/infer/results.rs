@@ -1,0 +1,283 @@
+//! The results folder: every map of a Monte Carlo run as a TIFF with the input's voxel size.
+//!
+//! `ctuq infer` writes it; `ctuq eval`, `ctuq refine` and the viewer read it. Keeping it as
+//! plain TIFFs lets users open any map in Fiji or Python.
+
+use std::path::{Path, PathBuf};
+
+use super::VoxelSummary;
+use crate::volume::{
+    ReadOptions, Samples, Shape, VolumeError, VoxelSize, read_raw_volume, voxel_count, write_tiff,
+};
+
+/// Probability maps are thresholded here to segment.
+pub const SEGMENTATION_THRESHOLD: f32 = 0.5;
+
+/// What can go wrong reading a results folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// A map is missing.
+    #[error("{} has no {name}; it is not a complete results folder: run `ctuq infer` to make one",
+        folder.display())]
+    Missing {
+        /// The folder.
+        folder: PathBuf,
+        /// The missing file name.
+        name: &'static str,
+    },
+
+    /// A map has another shape than the rest.
+    #[error("{} has shape {got:?} but the other maps have {expected:?}", path.display())]
+    Shape {
+        /// The map.
+        path: PathBuf,
+        /// Its shape.
+        got: Shape,
+        /// The shape of the first map.
+        expected: Shape,
+    },
+
+    /// A map has the wrong sample type.
+    #[error("{} should be {expected} but holds {got}", path.display())]
+    Type {
+        /// The map.
+        path: PathBuf,
+        /// The type found.
+        got: String,
+        /// The type expected.
+        expected: &'static str,
+    },
+
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
+}
+
+/// Every map of a Monte Carlo run, for one volume.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultMaps {
+    /// Shape (z, y, x).
+    pub shape: Shape,
+    /// Voxel size of the input.
+    pub voxel_size: VoxelSize,
+    /// Mean probability over the samples.
+    pub mean: Vec<f32>,
+    /// Lower percentile of the samples.
+    pub lower: Vec<f32>,
+    /// Upper percentile of the samples.
+    pub upper: Vec<f32>,
+    /// upper - lower.
+    pub uncertainty: Vec<f32>,
+    /// Standard deviation of the samples.
+    pub std: Vec<f32>,
+    /// mean > 0.5.
+    pub prediction: Vec<u8>,
+    /// lower > 0.5: the smallest segmentation the interval allows.
+    pub lower_seg: Vec<u8>,
+    /// upper > 0.5: the largest segmentation the interval allows.
+    pub upper_seg: Vec<u8>,
+}
+
+const F32_MAPS: [&str; 5] = [
+    "mean.tif",
+    "lower.tif",
+    "upper.tif",
+    "uncertainty.tif",
+    "std.tif",
+];
+const U8_MAPS: [&str; 3] = ["prediction.tif", "lower_seg.tif", "upper_seg.tif"];
+
+impl ResultMaps {
+    /// Maps of zeros for a volume of `shape`.
+    pub fn zeros(shape: Shape, voxel_size: VoxelSize) -> ResultMaps {
+        let len = voxel_count(shape);
+        ResultMaps {
+            shape,
+            voxel_size,
+            mean: vec![0.0; len],
+            lower: vec![0.0; len],
+            upper: vec![0.0; len],
+            uncertainty: vec![0.0; len],
+            std: vec![0.0; len],
+            prediction: vec![0; len],
+            lower_seg: vec![0; len],
+            upper_seg: vec![0; len],
+        }
+    }
+
+    /// Stores the summary of voxel `index`, with the segmentations it implies.
+    pub fn set(&mut self, index: usize, summary: VoxelSummary) {
+        self.mean[index] = summary.mean;
+        self.lower[index] = summary.lower;
+        self.upper[index] = summary.upper;
+        self.uncertainty[index] = summary.uncertainty();
+        self.std[index] = summary.std;
+        self.prediction[index] = u8::from(summary.mean > SEGMENTATION_THRESHOLD);
+        self.lower_seg[index] = u8::from(summary.lower > SEGMENTATION_THRESHOLD);
+        self.upper_seg[index] = u8::from(summary.upper > SEGMENTATION_THRESHOLD);
+    }
+
+    /// Writes every map into `folder` (created if needed), each atomically.
+    pub fn write(&self, folder: &Path) -> Result<(), ResultsError> {
+        std::fs::create_dir_all(folder).map_err(|e| VolumeError::Io {
+            path: folder.into(),
+            source: e,
+        })?;
+        let f32_maps = [
+            &self.mean,
+            &self.lower,
+            &self.upper,
+            &self.uncertainty,
+            &self.std,
+        ];
+        for (name, map) in F32_MAPS.iter().zip(f32_maps) {
+            write_tiff(
+                &folder.join(name),
+                self.shape,
+                &Samples::F32(map.clone()),
+                &self.voxel_size,
+            )?;
+        }
+        let u8_maps = [&self.prediction, &self.lower_seg, &self.upper_seg];
+        for (name, map) in U8_MAPS.iter().zip(u8_maps) {
+            write_tiff(
+                &folder.join(name),
+                self.shape,
+                &Samples::U8(map.clone()),
+                &self.voxel_size,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Reads every map from `folder`, checking that all are there with one shape.
+    pub fn load(folder: &Path) -> Result<ResultMaps, ResultsError> {
+        let mut shape = None;
+        let mut voxel_size = VoxelSize::unknown();
+        let mut f32_maps = Vec::new();
+        for name in F32_MAPS {
+            let (map_shape, samples, size) = read_map(folder, name, &mut shape)?;
+            voxel_size = size;
+            match samples {
+                Samples::F32(values) => f32_maps.push(values),
+                other => return Err(type_error(folder, name, &other, "float32")),
+            }
+            debug_assert_eq!(Some(map_shape), shape);
+        }
+        let mut u8_maps = Vec::new();
+        for name in U8_MAPS {
+            let (_, samples, _) = read_map(folder, name, &mut shape)?;
+            match samples {
+                Samples::U8(values) | Samples::Bit(values) => u8_maps.push(values),
+                other => return Err(type_error(folder, name, &other, "uint8")),
+            }
+        }
+        let shape = shape.unwrap_or([0, 0, 0]);
+        let [mean, lower, upper, uncertainty, std] = take_array(f32_maps);
+        let [prediction, lower_seg, upper_seg] = take_array(u8_maps);
+        Ok(ResultMaps {
+            shape,
+            voxel_size,
+            mean,
+            lower,
+            upper,
+            uncertainty,
+            std,
+            prediction,
+            lower_seg,
+            upper_seg,
+        })
+    }
+}
+
+/// Reads one segmentation (0/1 or 0/255) of a results folder, e.g. `refined.tif`.
+pub fn read_segmentation(path: &Path, shape: Shape) -> Result<Vec<u8>, ResultsError> {
+    let raw = read_raw_volume(path, &ReadOptions::default())?;
+    if raw.shape != shape {
+        return Err(ResultsError::Shape {
+            path: path.into(),
+            got: raw.shape,
+            expected: shape,
+        });
+    }
+    let label = crate::volume::Label::from_raw(path, &raw, None)?;
+    Ok(label.voxels)
+}
+
+fn read_map(
+    folder: &Path,
+    name: &'static str,
+    shape: &mut Option<Shape>,
+) -> Result<(Shape, Samples, VoxelSize), ResultsError> {
+    let path = folder.join(name);
+    if !path.is_file() {
+        return Err(ResultsError::Missing {
+            folder: folder.into(),
+            name,
+        });
+    }
+    let raw = read_raw_volume(&path, &ReadOptions::default())?;
+    match shape {
+        Some(expected) if *expected != raw.shape => {
+            return Err(ResultsError::Shape {
+                path,
+                got: raw.shape,
+                expected: *expected,
+            });
+        }
+        _ => *shape = Some(raw.shape),
+    }
+    Ok((raw.shape, raw.samples, raw.voxel_size))
+}
+
+fn type_error(
+    folder: &Path,
+    name: &str,
+    samples: &Samples,
+    expected: &'static str,
+) -> ResultsError {
+    ResultsError::Type {
+        path: folder.join(name),
+        got: samples.sample_type().to_string(),
+        expected,
+    }
+}
+
+fn take_array<T, const N: usize>(items: Vec<T>) -> [T; N] {
+    match items.try_into() {
+        Ok(array) => array,
+        Err(_) => unreachable!("BUG: one vector per map name"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_round_trip_and_missing_maps_are_named() {
+        let folder = tempfile::tempdir().unwrap();
+        let mut maps = ResultMaps::zeros([2, 3, 4], VoxelSize::new([1.0, 0.5, 0.5], "um"));
+        for i in 0..24 {
+            let p = i as f32 / 24.0;
+            maps.set(
+                i,
+                VoxelSummary {
+                    mean: p,
+                    lower: p * 0.5,
+                    upper: (p * 1.5).min(1.0),
+                    std: 0.1,
+                },
+            );
+        }
+        maps.write(folder.path()).unwrap();
+        assert_eq!(ResultMaps::load(folder.path()).unwrap(), maps);
+
+        std::fs::remove_file(folder.path().join("uncertainty.tif")).unwrap();
+        let error = ResultMaps::load(folder.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("uncertainty.tif") && error.contains("ctuq infer"),
+            "{error}"
+        );
+    }
+}
