@@ -1,9 +1,5 @@
-//! Training data: image/label pairs, chunk positions, and the batcher that cuts (and optionally
-//! flips) chunks into minibatch tensors.
-//!
-//! TODO(model): swap `chunk_origins` for `volume::ChunkGrid` once `src/volume/` lands on main;
-//! this private copy follows the same rule (50 % overlap by default, the last chunk along an
-//! axis aligned to the far edge).
+//! Training data: image/label pairs, chunk positions (from `volume::ChunkGrid`), and the
+//! batcher that cuts (and optionally flips) chunks into minibatch tensors.
 
 use std::ops::Range;
 
@@ -12,6 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::TrainError;
 use super::rng::SplitMix64;
 use crate::model::file::VolumeSummary;
+use crate::volume::{ChunkGrid, Label, Volume, ZScore};
 
 /// One training (or validation) volume: a z-scored image and its binary label.
 ///
@@ -73,6 +70,28 @@ impl TrainingPair {
             mean: None,
             std: None,
         })
+    }
+
+    /// Z-scores a volume over all its voxels and pairs it with its label.
+    pub fn from_volume(
+        name: impl Into<String>,
+        volume: &Volume,
+        label: &Label,
+    ) -> Result<Self, TrainError> {
+        let name = name.into();
+        if volume.shape != label.shape {
+            return Err(TrainError::BadPair {
+                name,
+                detail: format!(
+                    "image shape {:?} and label shape {:?} differ",
+                    volume.shape, label.shape
+                ),
+            });
+        }
+        let z_score = ZScore::fit(&volume.voxels);
+        let image = z_score.apply(&volume.voxels);
+        Ok(Self::new(name, image, label.voxels.clone(), volume.shape)?
+            .with_normalization(z_score.mean, z_score.std))
     }
 
     /// Records the raw mean and standard deviation the image was z-scored with.
@@ -137,25 +156,6 @@ impl TrainingPair {
     }
 }
 
-/// Start positions of chunks of `chunk` voxels along an axis of `len` voxels, consecutive
-/// chunks overlapping by the fraction `overlap`; the last chunk ends at the far edge.
-///
-/// N.B. an axis shorter than the chunk gets one chunk at 0 that reaches past the edge; the
-/// batcher fills the missing voxels by replicating the edge.
-pub(crate) fn chunk_origins(len: usize, chunk: usize, overlap: f64) -> Vec<usize> {
-    if len <= chunk {
-        return vec![0];
-    }
-    let stride = ((chunk as f64) * (1.0 - overlap)).round().max(1.0) as usize;
-    let mut origins: Vec<usize> = (0..)
-        .map(|i| i * stride)
-        .take_while(|&o| o + chunk < len)
-        .collect();
-    origins.push(len - chunk);
-    origins.dedup();
-    origins
-}
-
 /// Where one chunk comes from: a pair and a corner (z, y, x).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ChunkRef {
@@ -165,22 +165,22 @@ pub(crate) struct ChunkRef {
     pub origin: [usize; 3],
 }
 
-/// All chunks of a set of pairs, in a fixed order.
+/// All chunks of a set of pairs, in a fixed order: a [`ChunkGrid`] per pair with `overlap`
+/// as a fraction of the chunk side.
+///
+/// N.B. the grid clamps a chunk to a volume smaller than it; the batcher still cuts the full
+/// chunk from the same corner and fills the voxels past the edge by replicating the edge.
 pub(crate) fn all_chunks(pairs: &[TrainingPair], chunk: [usize; 3], overlap: f64) -> Vec<ChunkRef> {
     let mut chunks = Vec::new();
     for (index, pair) in pairs.iter().enumerate() {
-        let [oz, oy, ox] =
-            [0, 1, 2].map(|axis| chunk_origins(pair.shape[axis], chunk[axis], overlap));
-        for &z in &oz {
-            for &y in &oy {
-                for &x in &ox {
-                    chunks.push(ChunkRef {
-                        pair: index,
-                        origin: [z, y, x],
-                    });
-                }
-            }
-        }
+        // Only a zero chunk side fails, and the training config refuses those first.
+        let Ok(grid) = ChunkGrid::with_overlap_fraction(pair.shape, chunk, overlap) else {
+            panic!("BUG: chunk {chunk:?} reached the chunk grid unchecked");
+        };
+        chunks.extend(grid.chunks().map(|c| ChunkRef {
+            pair: index,
+            origin: c.origin,
+        }));
     }
     chunks
 }
@@ -279,15 +279,6 @@ mod tests {
         let image = (0..n).map(|i| i as f32).collect();
         let label = (0..n).map(|i| (i % 3 == 0) as u8).collect();
         TrainingPair::new("ramp", image, label, shape).expect("valid pair")
-    }
-
-    #[test]
-    fn origins_overlap_by_half_and_end_at_the_far_edge() {
-        assert_eq!(chunk_origins(64, 32, 0.5), vec![0, 16, 32]);
-        assert_eq!(chunk_origins(70, 32, 0.5), vec![0, 16, 32, 38]);
-        assert_eq!(chunk_origins(32, 32, 0.5), vec![0]);
-        assert_eq!(chunk_origins(20, 32, 0.5), vec![0]);
-        assert_eq!(chunk_origins(64, 32, 0.0), vec![0, 32]);
     }
 
     #[test]

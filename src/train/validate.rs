@@ -8,8 +8,9 @@ use burn::tensor::Device;
 use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
-use super::data::{Augment, ChunkRef, TrainingPair, chunk_origins, make_batch};
+use super::data::{Augment, ChunkRef, TrainingPair, make_batch};
 use crate::model::{DecoderMode, Network};
+use crate::volume::ChunkGrid;
 
 /// Scores of one validation pass.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -62,26 +63,9 @@ impl Confusion {
 /// (the authors trimmed 10 %): chunk borders, where the zero padding shows, are not scored.
 const VALIDATION_OVERLAP: f64 = 0.25;
 
-/// For chunk origins along one axis, the range of voxels each chunk owns: from the middle of
-/// its overlap with the previous chunk to the middle of its overlap with the next.
-fn owned_ranges(origins: &[usize], chunk: usize, len: usize) -> Vec<(usize, usize)> {
-    let boundary = |i: usize| (origins[i + 1] + (origins[i] + chunk).min(len)) / 2;
-    (0..origins.len())
-        .map(|i| {
-            let start = if i == 0 { 0 } else { boundary(i - 1) };
-            let end = if i + 1 == origins.len() {
-                len
-            } else {
-                boundary(i)
-            };
-            (start, end)
-        })
-        .collect()
-}
-
-/// Predicts every voxel of `pair` with the mean network (overlapping chunks, the last one
-/// aligned to the far edge, see [`VALIDATION_OVERLAP`]) and returns foreground probabilities,
-/// z, y, x order.
+/// Predicts every voxel of `pair` with the mean network (a [`ChunkGrid`] at
+/// [`VALIDATION_OVERLAP`], each voxel taken from the chunk that owns it) and returns
+/// foreground probabilities in z, y, x order.
 pub(crate) fn predict_mean(
     network: &Network,
     pair: &TrainingPair,
@@ -90,21 +74,19 @@ pub(crate) fn predict_mean(
     device: &Device,
 ) -> Vec<f32> {
     let [nz, ny, nx] = pair.shape;
-    let origins =
-        [0, 1, 2].map(|axis| chunk_origins(pair.shape[axis], chunk[axis], VALIDATION_OVERLAP));
-    let owned = [0, 1, 2].map(|axis| owned_ranges(&origins[axis], chunk[axis], pair.shape[axis]));
-    let mut refs = Vec::new();
-    for (iz, &z) in origins[0].iter().enumerate() {
-        for (iy, &y) in origins[1].iter().enumerate() {
-            for (ix, &x) in origins[2].iter().enumerate() {
-                let chunk_ref = ChunkRef {
-                    pair: 0,
-                    origin: [z, y, x],
-                };
-                refs.push((chunk_ref, [owned[0][iz], owned[1][iy], owned[2][ix]]));
-            }
-        }
-    }
+    let Ok(grid) = ChunkGrid::with_overlap_fraction(pair.shape, chunk, VALIDATION_OVERLAP) else {
+        panic!("BUG: chunk {chunk:?} reached the chunk grid unchecked");
+    };
+    let refs: Vec<(ChunkRef, [(usize, usize); 3])> = grid
+        .chunks()
+        .map(|c| {
+            let chunk_ref = ChunkRef {
+                pair: 0,
+                origin: c.origin,
+            };
+            (chunk_ref, c.owned.map(|range| (range.start, range.end)))
+        })
+        .collect();
     let pairs = std::slice::from_ref(pair);
     let mut probabilities = vec![0.0f32; nz * ny * nx];
     let [cz, cy, cx] = chunk;
@@ -160,17 +142,6 @@ pub(crate) fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn owned_ranges_split_overlaps_in_the_middle() {
-        // Chunks of 16 at 0, 12, 24 over 40 voxels: overlaps 12..16 and 24..28.
-        assert_eq!(
-            owned_ranges(&[0, 12, 24], 16, 40),
-            vec![(0, 14), (14, 26), (26, 40)]
-        );
-        assert_eq!(owned_ranges(&[0], 16, 10), vec![(0, 10)]);
-        assert_eq!(owned_ranges(&[0, 8], 16, 24), vec![(0, 12), (12, 24)]);
-    }
 
     #[test]
     fn accuracy_and_dice_count_voxels() {
