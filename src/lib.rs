@@ -9,4 +9,5 @@ pub mod infer;
 pub mod metrics;
 pub mod model;
 pub mod refine;
+pub mod train;
 pub mod volume;
