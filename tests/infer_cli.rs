@@ -17,7 +17,9 @@ const CROP: [usize; 3] = [20, 24, 28];
 fn crop(folder: &Path) -> PathBuf {
     let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/cement.tif");
     let raw = read_raw_volume(&sample, &ReadOptions::default()).unwrap();
-    let Samples::U8(voxels) = raw.samples else { panic!("the sample is uint8") };
+    let Samples::U8(voxels) = raw.samples else {
+        panic!("the sample is uint8")
+    };
     let mut cropped = Vec::new();
     for z in 0..CROP[0] {
         for y in 0..CROP[1] {
@@ -41,15 +43,29 @@ fn model(folder: &Path, variant: Variant) -> PathBuf {
 }
 
 fn ctuq(args: &[&str]) -> Output {
-    let output = Command::new(env!("CARGO_BIN_EXE_ctuq")).args(args).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ctuq"))
+        .args(args)
+        .output()
+        .unwrap();
     assert!(!String::from_utf8_lossy(&output.stderr).contains("panicked"));
     output
 }
 
 fn infer(model: &Path, image: &Path, out: &Path, seed: &str) -> Output {
     ctuq(&[
-        "infer", "--model", model.to_str().unwrap(), "--image", image.to_str().unwrap(),
-        "--samples", "6", "--chunk", "16,16,16", "--seed", seed, "--out", out.to_str().unwrap(),
+        "infer",
+        "--model",
+        model.to_str().unwrap(),
+        "--image",
+        image.to_str().unwrap(),
+        "--samples",
+        "6",
+        "--chunk",
+        "16,16,16",
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
     ])
 }
 
@@ -64,7 +80,11 @@ fn infer_writes_every_map_and_the_seed_fixes_them() {
         let other = folder.path().join(format!("{}_c", variant.name()));
         for (out, seed) in [(&first, "1"), (&again, "1"), (&other, "2")] {
             let output = infer(&model, &image, out, seed);
-            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
 
         let maps = ResultMaps::load(&first).unwrap();
@@ -75,9 +95,20 @@ fn infer_writes_every_map_and_the_seed_fixes_them() {
             assert!((maps.uncertainty[i] - (maps.upper[i] - maps.lower[i])).abs() < 1e-6);
             assert_eq!(maps.prediction[i], u8::from(maps.mean[i] > 0.5));
         }
-        assert!(maps.uncertainty.iter().any(|&u| u > 0.0), "{variant:?} samples should differ");
-        assert_eq!(maps, ResultMaps::load(&again).unwrap(), "{variant:?}: same seed, same maps");
-        assert_ne!(maps.mean, ResultMaps::load(&other).unwrap().mean, "{variant:?}: seed matters");
+        assert!(
+            maps.uncertainty.iter().any(|&u| u > 0.0),
+            "{variant:?} samples should differ"
+        );
+        assert_eq!(
+            maps,
+            ResultMaps::load(&again).unwrap(),
+            "{variant:?}: same seed, same maps"
+        );
+        assert_ne!(
+            maps.mean,
+            ResultMaps::load(&other).unwrap().mean,
+            "{variant:?}: seed matters"
+        );
 
         let summary: serde_json::Value =
             serde_json::from_slice(&std::fs::read(first.join("summary.json")).unwrap()).unwrap();
@@ -85,8 +116,14 @@ fn infer_writes_every_map_and_the_seed_fixes_them() {
         assert_eq!(summary["settings"]["samples"], 6);
         assert_eq!(summary["settings"]["seed"], 1);
         let fraction = &summary["foreground_fraction"];
-        let (lower, upper) = (fraction["lower"].as_f64().unwrap(), fraction["upper"].as_f64().unwrap());
-        assert!(lower <= upper, "the lower bound segmentation is inside the upper one");
+        let (lower, upper) = (
+            fraction["lower"].as_f64().unwrap(),
+            fraction["upper"].as_f64().unwrap(),
+        );
+        assert!(
+            lower <= upper,
+            "the lower bound segmentation is inside the upper one"
+        );
     }
 }
 
@@ -108,8 +145,17 @@ fn infer_refuses_bad_input() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("missing.tif"));
 
     let output = ctuq(&[
-        "infer", "--model", model.to_str().unwrap(), "--image", image.to_str().unwrap(),
-        "--lower", "90", "--upper", "10", "--out", out.to_str().unwrap(),
+        "infer",
+        "--model",
+        model.to_str().unwrap(),
+        "--image",
+        image.to_str().unwrap(),
+        "--lower",
+        "90",
+        "--upper",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("percentiles"));

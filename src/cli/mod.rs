@@ -6,8 +6,10 @@ mod eval;
 mod infer;
 mod info;
 mod input;
+mod model;
 mod progress;
 mod refine;
+mod train;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -35,6 +37,10 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Convert any readable volume to a plain multi-page TIFF in its own type.
     Convert(convert::ConvertArgs),
+    /// Train a BCNN or MCDN on labelled volumes.
+    Train(train::TrainArgs),
+    /// Print the network's layers and parameter counts, or a model file's header.
+    Model(model::ModelArgs),
     /// Monte Carlo inference: mean, percentile bounds and uncertainty maps of a volume.
     Infer(infer::InferArgs),
     /// Compare a results folder with a label: accuracy, Dice, IoU, PAvPU, P(A|C), P(U|I).
@@ -51,6 +57,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Model(args) => model::run(&args),
         Command::Infer(args) => infer::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Refine(args) => refine::run(&args),

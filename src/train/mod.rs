@@ -358,7 +358,7 @@ pub fn train(
                 differences: differences.join(", "),
             });
         }
-        tracing::info!(
+        tracing::debug!(
             "resuming from {} after epoch {} (step {} of the next)",
             checkpoint.display(),
             loaded.header.progress.epochs_done,
@@ -397,7 +397,7 @@ pub fn train(
         chunks: chunks.len(),
         resumed: resume,
     });
-    tracing::info!(
+    tracing::debug!(
         "training {} on {} chunks of {:?}: {} steps per epoch, epochs {}..={}",
         config.model.variant,
         chunks.len(),
@@ -455,7 +455,7 @@ pub fn train(
                     epoch,
                     steps_done: index,
                 });
-                tracing::info!("cancelled in epoch {epoch} after {index} steps; checkpoint saved");
+                tracing::debug!("cancelled in epoch {epoch} after {index} steps; checkpoint saved");
                 return Ok(outcome(TrainStatus::Cancelled, state, output));
             }
             let started = Instant::now();
@@ -518,7 +518,7 @@ pub fn train(
             lr,
             validation: validation_metrics,
         };
-        tracing::info!(
+        tracing::debug!(
             "epoch {epoch}/{}: bce {:.4}, kl {:?}, validation {:?}",
             config.epochs,
             summary.mean_bce,
@@ -539,7 +539,7 @@ pub fn train(
         if let (Some(target), Some(metrics)) = (config.stop_at_accuracy, validation_metrics)
             && metrics.accuracy > target
         {
-            tracing::info!(
+            tracing::debug!(
                 "validation accuracy {:.4} passed {target} after epoch {epoch}; stopping",
                 metrics.accuracy
             );
