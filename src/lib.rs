@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod cli;
 pub mod infer;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod refine;

@@ -1,6 +1,7 @@
 //! The command line: clap structs are raw input; each subcommand checks them into a job
 //! configuration before any work starts, then calls the same job functions as the viewer.
 
+mod bench;
 mod convert;
 mod eval;
 mod infer;
@@ -43,6 +44,8 @@ pub enum Command {
     Model(model::ModelArgs),
     /// Monte Carlo inference: mean, percentile bounds and uncertainty maps of a volume.
     Infer(infer::InferArgs),
+    /// Time training steps and Monte Carlo inference on each backend, as tables.
+    Bench(bench::BenchArgs),
     /// Compare a results folder with a label: accuracy, Dice, IoU, PAvPU, P(A|C), P(U|I).
     Eval(eval::EvalArgs),
     /// Refine a segmentation by its uncertainty, or sweep the threshold against a label.
@@ -61,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Model(args) => model::run(&args),
         Command::Infer(args) => infer::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Refine(args) => refine::run(&args),
     };
     match result {

@@ -1,6 +1,7 @@
 //! Monte Carlo inference: many samples of the network per chunk, summarized per voxel into
 //! a mean, percentile bounds and an uncertainty map.
 
+pub mod bench;
 pub mod engine;
 pub mod results;
 pub mod statistics;

@@ -42,6 +42,7 @@ pub fn time_training_steps(
 ) -> Result<StepTiming, TrainError> {
     check_chunk_shape(chunk)?;
     let device = device.clone().autodiff();
+    crate::memory::reset_peak_rss();
     let mut network = config.init(&device)?;
     let mut optimizer = checkpoint::adam();
     let shape = [batch_size.max(1), 1, chunk[0], chunk[1], chunk[2]];
@@ -76,13 +77,7 @@ pub fn time_training_steps(
     })
 }
 
-/// The process's peak resident set size in MiB, from `/proc/self/status` (Linux only).
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
+pub use crate::memory::peak_rss_mib;
 
 /// Formats timings as a table.
 pub fn format_table(device_name: &str, timings: &[StepTiming]) -> String {
