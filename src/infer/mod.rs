@@ -6,6 +6,8 @@ pub mod engine;
 pub mod results;
 pub mod statistics;
 
-pub use engine::{ChunkSampler, InferConfig, InferError, InferEvent, NetworkSampler, run};
+pub use engine::{
+    ChunkSampler, InferConfig, InferError, InferEvent, MeanSampler, NetworkSampler, run,
+};
 pub use results::{ResultMaps, ResultsError};
 pub use statistics::{VoxelSummary, percentile_sorted, summarize};
