@@ -3,6 +3,7 @@
 //! The library holds everything the `ctuq` binary does, so that the command line and the
 //! viewer call the same job functions.
 
+pub mod assets;
 pub mod backend;
 pub mod cli;
 pub mod infer;
