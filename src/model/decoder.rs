@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::nn::GroupNorm;
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 
@@ -84,13 +84,6 @@ impl DecoderConv {
         match self {
             Self::Plain(_) => None,
             Self::Flipout(conv) => Some(conv.kl()),
-        }
-    }
-
-    fn draw_kernel(&self) -> Option<Tensor<5>> {
-        match self {
-            Self::Plain(_) => None,
-            Self::Flipout(conv) => Some(conv.draw_kernel()),
         }
     }
 }
@@ -249,26 +242,10 @@ impl Decoder {
             .reduce(|a, b| a + b)
     }
 
-    /// Draws one Monte Carlo sample of the decoder: kernels (BCNN) or dropout masks (MCDN).
+    /// Draws one Monte Carlo sample of the decoder, kernels (BCNN) or dropout masks (MCDN),
+    /// from fresh entropy; use [`Self::draw_sample_seeded`] for repeatable draws.
     pub fn draw_sample(&self, device: &Device) -> DecoderSample {
-        let kernels = self
-            .convs()
-            .into_iter()
-            .filter_map(DecoderConv::draw_kernel)
-            .collect();
-        let mut layers = vec![(&self.bottleneck_dropout, self.bottleneck_channels())];
-        for stage in &self.stages {
-            layers.push((&stage.dropout, stage.norm_2.num_channels));
-        }
-        let masks = layers
-            .into_iter()
-            .filter_map(|(layer, channels)| {
-                layer
-                    .as_ref()
-                    .map(|layer| layer.draw_mask(channels, device))
-            })
-            .collect();
-        DecoderSample { kernels, masks }
+        self.draw_sample_seeded(&mut ChaCha8Rng::from_os_rng(), device)
     }
 
     /// Draws one Monte Carlo sample from a seeded generator instead of the backend's global

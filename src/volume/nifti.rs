@@ -9,6 +9,7 @@ use nifti::{NiftiHeader, NiftiType};
 
 use super::raw::{ByteOrder, decode_samples};
 use super::read::check_memory;
+use super::read::nonempty_len;
 use super::voxel_size::VoxelSize;
 use super::{RawVolume, SampleType, Samples, VolumeError};
 
@@ -24,14 +25,7 @@ pub(crate) fn is_nifti(path: &Path) -> bool {
 
 /// Reads a single-file NIfTI-1 volume, applying its intensity scaling if it has one.
 pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
-    let file_len = std::fs::metadata(path)
-        .map_err(|e| VolumeError::io(path, e))?
-        .len();
-    if file_len == 0 {
-        return Err(VolumeError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
+    let file_len = nonempty_len(path)?;
     let file = BufReader::new(File::open(path).map_err(|e| VolumeError::io(path, e))?);
     let gzipped = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
     let mut reader: Box<dyn Read> = if gzipped {

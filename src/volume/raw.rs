@@ -5,6 +5,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::read::check_memory;
+use super::read::nonempty_len;
 use super::{RawVolume, SampleType, Samples, Shape, VolumeError, VoxelSize, voxel_count};
 
 /// Byte order of multi-byte samples.
@@ -43,14 +44,7 @@ pub(crate) fn read_raw(path: &Path, spec: &RawSpec) -> Result<RawVolume, VolumeE
     }
     let voxels = voxel_count(spec.shape);
     let expected = spec.offset + voxels as u64 * spec.sample_type.bytes() as u64;
-    let file_len = std::fs::metadata(path)
-        .map_err(|e| VolumeError::io(path, e))?
-        .len();
-    if file_len == 0 {
-        return Err(VolumeError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
+    let file_len = nonempty_len(path)?;
     if file_len != expected {
         return Err(VolumeError::invalid(
             path,

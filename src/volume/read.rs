@@ -89,6 +89,19 @@ fn check_tiff_magic(path: &Path) -> Result<(), VolumeError> {
     Ok(())
 }
 
+/// The length of a file, refusing an empty one.
+pub(crate) fn nonempty_len(path: &Path) -> Result<u64, VolumeError> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| VolumeError::io(path, e))?
+        .len();
+    if len == 0 {
+        return Err(VolumeError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(len)
+}
+
 /// Bytes of memory ctuq lets one volume take: what the system reports available, or 8 GiB
 /// where it cannot tell.
 pub(crate) fn memory_budget() -> u64 {

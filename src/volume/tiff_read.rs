@@ -14,6 +14,7 @@ use tiff::ColorType;
 use tiff::decoder::{Decoder, DecodingResult, Limits};
 use tiff::tags::{CompressionMethod, SampleFormat, Tag};
 
+use super::read::nonempty_len;
 use super::read::{ReadOptions, check_memory};
 use super::voxel_size::normalize_unit;
 use super::{RawVolume, SampleType, Samples, VolumeError, VoxelSize};
@@ -74,14 +75,7 @@ impl ImageJInfo {
 
 /// Reads a TIFF file as a volume; pages are z slices.
 pub(crate) fn read_tiff(path: &Path, options: &ReadOptions) -> Result<RawVolume, VolumeError> {
-    let file_len = std::fs::metadata(path)
-        .map_err(|e| VolumeError::io(path, e))?
-        .len();
-    if file_len == 0 {
-        return Err(VolumeError::Empty {
-            path: path.to_path_buf(),
-        });
-    }
+    let file_len = nonempty_len(path)?;
     let file = File::open(path).map_err(|e| VolumeError::io(path, e))?;
     let mut limits = Limits::default();
     limits.decoding_buffer_size = usize::MAX;
