@@ -102,6 +102,8 @@ pub fn open(backend: Backend) -> Result<Device, BackendError> {
         #[cfg(feature = "cuda")]
         Backend::Cuda => Device::cuda(0),
         #[cfg(feature = "ndarray")]
+        // N.B. Deprecated by burn; kept behind a feature only to measure it against flex.
+        #[allow(deprecated)]
         Backend::Ndarray => Device::ndarray(),
         #[allow(unreachable_patterns)]
         other => return Err(BackendError::NotCompiled { backend: other }),

@@ -179,8 +179,16 @@ pub(crate) fn max_pool3d_2(x: Tensor<5>) -> Tensor<5> {
 /// - output: `[batch, channels, 2 * depth, 2 * height, 2 * width]`
 pub(crate) fn upsample_nearest3d_2(x: Tensor<5>) -> Tensor<5> {
     let [n, c, d, h, w] = x.dims();
-    let x = x.reshape([n * c, d, 1, h, 1, w, 1]);
-    let x = x.expand([n * c, d, 2, h, 2, w, 2]);
+    // N.B. One axis at a time keeps every tensor at rank 5 or less: ndarray stops at 6.
+    let x = x
+        .reshape([n * c * d * h, w, 1])
+        .expand([n * c * d * h, w, 2]);
+    let x = x
+        .reshape([n * c * d, h, 1, 2 * w])
+        .expand([n * c * d, h, 2, 2 * w]);
+    let x = x
+        .reshape([n * c, d, 1, 4 * h * w])
+        .expand([n * c, d, 2, 4 * h * w]);
     x.reshape([n, c, 2 * d, 2 * h, 2 * w])
 }
 
