@@ -361,7 +361,7 @@ mod tests {
         let labels: Vec<u8> = part
             .image
             .iter()
-            .map(|&v| u8::from(v as usize % 3 == 0))
+            .map(|&v| u8::from((v as usize).is_multiple_of(3)))
             .collect();
         assert_eq!(part.label, labels);
         assert_eq!((part.mean, part.std), (Some(2.0), Some(3.0)));
