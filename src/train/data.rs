@@ -138,6 +138,53 @@ impl TrainingPair {
         Ok((rest, held_out))
     }
 
+    /// Cuts out the box of `shape` voxels at `origin` (z, y, x) as a pair of its own, keeping
+    /// the z-score of the whole volume (SPEC normalizes over the whole volume, never a part).
+    pub fn crop(&self, origin: [usize; 3], shape: [usize; 3]) -> Result<Self, TrainError> {
+        let [_, ny, nx] = self.shape;
+        let inside = (0..3).all(|axis| {
+            shape[axis] > 0
+                && origin[axis]
+                    .checked_add(shape[axis])
+                    .is_some_and(|end| end <= self.shape[axis])
+        });
+        if !inside {
+            return Err(TrainError::BadPair {
+                name: self.name.clone(),
+                detail: format!(
+                    "cannot crop {shape:?} at {origin:?} from a volume of {:?}",
+                    self.shape
+                ),
+            });
+        }
+        let [cz, cy, cx] = shape;
+        let voxels = cz * cy * cx;
+        let mut image = Vec::with_capacity(voxels);
+        let mut label = Vec::with_capacity(voxels);
+        for z in origin[0]..origin[0] + cz {
+            for y in origin[1]..origin[1] + cy {
+                let row = (z * ny + y) * nx + origin[2];
+                image.extend_from_slice(&self.image[row..row + cx]);
+                label.extend_from_slice(&self.label[row..row + cx]);
+            }
+        }
+        let [z, y, x] = origin;
+        Ok(Self {
+            name: format!(
+                "{} z{z}..{} y{y}..{} x{x}..{}",
+                self.name,
+                z + cz,
+                y + cy,
+                x + cx
+            ),
+            image,
+            label,
+            shape,
+            mean: self.mean,
+            std: self.std,
+        })
+    }
+
     /// Fraction of voxels labelled foreground.
     pub fn foreground_fraction(&self) -> f64 {
         let foreground = self.label.iter().filter(|&&value| value == 1).count();
@@ -299,6 +346,29 @@ mod tests {
         assert_eq!(held.image[..], whole.image[18..]);
         assert!(whole.clone().split_z(0..5).is_err());
         assert!(whole.split_z(4..6).is_err());
+    }
+
+    #[test]
+    fn crop_cuts_a_box_and_keeps_the_normalization() {
+        let whole = pair([4, 5, 6]).with_normalization(2.0, 3.0);
+        let part = whole.crop([1, 2, 3], [2, 3, 2]).expect("inside");
+        assert_eq!(part.shape, [2, 3, 2]);
+        let at = |z: usize, y: usize, x: usize| ((z * 5 + y) * 6 + x) as f32;
+        assert_eq!(part.image[0], at(1, 2, 3));
+        assert_eq!(part.image[1], at(1, 2, 4));
+        assert_eq!(part.image[2], at(1, 3, 3));
+        assert_eq!(part.image[11], at(2, 4, 4));
+        let labels: Vec<u8> = part
+            .image
+            .iter()
+            .map(|&v| u8::from((v as usize).is_multiple_of(3)))
+            .collect();
+        assert_eq!(part.label, labels);
+        assert_eq!((part.mean, part.std), (Some(2.0), Some(3.0)));
+        assert!(whole.crop([0, 0, 0], [4, 5, 6]).is_ok());
+        assert!(whole.crop([3, 0, 0], [2, 1, 1]).is_err());
+        assert!(whole.crop([0, 0, 0], [1, 0, 1]).is_err());
+        assert!(whole.crop([0, usize::MAX, 0], [1, 2, 1]).is_err());
     }
 
     #[test]
