@@ -279,7 +279,7 @@ fn raycast_mip_matches_the_cpu_mip() {
             bright += 1;
         }
     }
-    assert!(bright > 20, "the ball should show: {bright} bright pixels");
+    assert!(bright >= 5, "the ball should show: {bright} bright pixels");
     assert!(
         close as f32 >= 0.97 * compared as f32,
         "{close} of {compared} pixels match the CPU MIP"

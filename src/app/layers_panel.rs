@@ -13,7 +13,7 @@ pub fn layers_ui(app: &mut ViewerApp, ui: &mut egui::Ui) {
         None => (false, false, 1.0),
     };
     egui::Grid::new("layers")
-        .num_columns(4)
+        .num_columns(3)
         .striped(true)
         .show(ui, |ui| {
             for (style, layer) in app.state.layers.iter_mut().zip(Layer::ALL) {
@@ -26,14 +26,13 @@ pub fn layers_ui(app: &mut ViewerApp, ui: &mut egui::Ui) {
                         Layer::Uncertainty => colormap_rgb(0.8),
                         _ => layer.color(),
                     };
-                    ui.checkbox(&mut style.visible, "").on_disabled_hover_text(
-                        if layer == Layer::Label {
+                    let name = egui::RichText::new(layer.name()).color(Color32::from_rgb(r, g, b));
+                    ui.checkbox(&mut style.visible, name)
+                        .on_disabled_hover_text(if layer == Layer::Label {
                             "No label: File > Open label"
                         } else {
                             "No results: run Infer or File > Open results folder"
-                        },
-                    );
-                    ui.colored_label(Color32::from_rgb(r, g, b), layer.name());
+                        });
                 });
                 ui.add(egui::Slider::new(&mut style.opacity, 0.0..=1.0).show_value(false))
                     .on_hover_text("opacity");
@@ -61,10 +60,7 @@ pub fn layers_ui(app: &mut ViewerApp, ui: &mut egui::Ui) {
 
     ui.separator();
     ui.label("3D view");
-    ui.horizontal(|ui| {
-        ui.label("iso level (mean p)");
-        ui.add(egui::Slider::new(&mut app.state.iso_level, 0.05..=0.95));
-    });
+    ui.add(egui::Slider::new(&mut app.state.iso_level, 0.05..=0.95).text("iso level (mean p)"));
     ui.collapsing("Transfer function (volume mode)", |ui| {
         for point in &mut app.state.transfer {
             ui.horizontal(|ui| {
