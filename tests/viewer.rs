@@ -165,7 +165,6 @@ fn trilinear(voxels: &[f32], shape: Shape, tc: [f32; 3]) -> f32 {
 /// The maximum intensity projection of the raycast shader, on the CPU.
 fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height: u32) -> Vec<f32> {
     let mut image = Vec::new();
-    let sub = |a: [f32; 4], b: [f32; 3]| [a[0] - b[0], a[1] - b[1], a[2] - b[2]];
     for py in 0..height {
         for px in 0..width {
             let uv = [
@@ -174,10 +173,9 @@ fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height
             ];
             let ndc = [uv[0] * 2.0 - 1.0, 1.0 - uv[1] * 2.0];
             let t = u.eye[3];
-            let mut dir = [0f32; 3];
-            for a in 0..3 {
-                dir[a] = u.forward[a] + ndc[0] * t * u.right[3] * u.right[a] + ndc[1] * t * u.up[a];
-            }
+            let dir: [f32; 3] = std::array::from_fn(|a| {
+                u.forward[a] + ndc[0] * t * u.right[3] * u.right[a] + ndc[1] * t * u.up[a]
+            });
             let length = (dir[0] * dir[0] + dir[1] * dir[1] + dir[2] * dir[2]).sqrt();
             let dir = dir.map(|c| c / length);
             let half = [u.half_extent[0], u.half_extent[1], u.half_extent[2]];
@@ -205,7 +203,6 @@ fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height
                 let tc = [0, 1, 2].map(|a| (p[a] + half[a]) / (2.0 * half[a]));
                 peak = peak.max(trilinear(voxels, shape, tc));
             }
-            let _ = sub;
             image.push(peak);
         }
     }

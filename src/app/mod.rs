@@ -34,6 +34,9 @@ use crate::worker::{
     Repaint, TrainSettings,
 };
 
+/// Where a screenshot was saved, or why it was not.
+type ScreenshotResult = Result<PathBuf, String>;
+
 /// The built-in sample image, relative to the crate root.
 pub const SAMPLE_IMAGE: &str = "assets/cement.tif";
 /// The built-in sample's label.
@@ -223,10 +226,7 @@ pub struct ViewerApp {
     pub error: Option<String>,
     /// A line on the last thing that went right (exports).
     pub notice: Option<String>,
-    screenshots: (
-        Sender<Result<PathBuf, String>>,
-        Receiver<Result<PathBuf, String>>,
-    ),
+    screenshots: (Sender<ScreenshotResult>, Receiver<ScreenshotResult>),
     repaint: Option<Repaint>,
 }
 

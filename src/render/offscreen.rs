@@ -50,6 +50,7 @@ impl Headless {
 
 /// What to draw offscreen.
 #[derive(Clone, Copy, Debug)]
+#[allow(clippy::large_enum_variant)] // N.B. built once per render; boxing buys nothing here.
 pub enum Draw {
     /// A slice view.
     Slice(SliceUniforms),

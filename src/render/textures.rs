@@ -60,7 +60,8 @@ impl VolumeTextures {
         let limit = device.limits().max_texture_dimension_3d as usize;
         if shape.iter().any(|&side| side == 0 || side > limit) {
             return Err(format!(
-                "a volume of shape {shape:?} does not fit in a 3D texture (at most {limit} per side)"
+                "a volume of shape {shape:?} does not fit in a 3D texture \
+                 (at most {limit} per side)"
             ));
         }
         let make = |label: &str, format: wgpu::TextureFormat| {
