@@ -28,6 +28,8 @@ pub enum Backend {
     Wgpu,
     /// NVIDIA GPUs through CUDA; build with `--features cuda`.
     Cuda,
+    /// burn's deprecated ndarray CPU backend, for comparison; build with `--features ndarray`.
+    Ndarray,
 }
 
 impl fmt::Display for Backend {
@@ -36,6 +38,7 @@ impl fmt::Display for Backend {
             Backend::Cpu => "cpu",
             Backend::Wgpu => "wgpu",
             Backend::Cuda => "cuda",
+            Backend::Ndarray => "ndarray",
         })
     }
 }
@@ -76,6 +79,9 @@ pub fn available() -> Vec<Backend> {
     if cfg!(feature = "cuda") {
         backends.push(Backend::Cuda);
     }
+    if cfg!(feature = "ndarray") {
+        backends.push(Backend::Ndarray);
+    }
     backends
 }
 
@@ -95,6 +101,8 @@ pub fn open(backend: Backend) -> Result<Device, BackendError> {
         Backend::Wgpu => Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
         #[cfg(feature = "cuda")]
         Backend::Cuda => Device::cuda(0),
+        #[cfg(feature = "ndarray")]
+        Backend::Ndarray => Device::ndarray(),
         #[allow(unreachable_patterns)]
         other => return Err(BackendError::NotCompiled { backend: other }),
     };

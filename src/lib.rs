@@ -4,6 +4,7 @@
 //! viewer call the same job functions.
 
 pub mod app;
+pub mod assets;
 pub mod backend;
 pub mod cli;
 pub mod infer;

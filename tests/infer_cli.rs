@@ -160,3 +160,57 @@ fn infer_refuses_bad_input() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("percentiles"));
 }
+
+#[test]
+fn segment_runs_inference_refinement_and_evaluation() {
+    let folder = tempfile::tempdir().unwrap();
+    let image = crop(folder.path());
+    let label = folder.path().join("label.tif");
+    let voxels: Vec<u8> = (0..CROP.iter().product::<usize>())
+        .map(|i| u8::from(i % 5 == 0))
+        .collect();
+    write_tiff(&label, CROP, &Samples::U8(voxels), &VoxelSize::unknown()).unwrap();
+    let model = model(folder.path(), Variant::Bcnn);
+    let out = folder.path().join("segmented");
+    let output = ctuq(&[
+        "segment",
+        image.to_str().unwrap(),
+        "--label",
+        label.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--samples",
+        "3",
+        "--chunk",
+        "16,16,16",
+        "--eval-z",
+        "10:20",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        table.contains("refined") && table.contains("PAvPU"),
+        "{table}"
+    );
+    for name in [
+        "mean.tif",
+        "uncertainty.tif",
+        "refined.tif",
+        "metrics.json",
+        "summary.json",
+    ] {
+        assert!(out.join(name).is_file(), "{name} missing");
+    }
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!(
+        metrics["shape"][0], 10,
+        "only the slices asked for are evaluated"
+    );
+}

@@ -37,11 +37,6 @@ use crate::worker::{
 /// Where a screenshot was saved, or why it was not.
 type ScreenshotResult = Result<PathBuf, String>;
 
-/// The built-in sample image, relative to the crate root.
-pub const SAMPLE_IMAGE: &str = "assets/cement.tif";
-/// The built-in sample's label.
-pub const SAMPLE_LABEL: &str = "assets/cement_voids_label.tif";
-
 /// The default refinement threshold (SPEC).
 pub const DEFAULT_THRESHOLD: f32 = 0.22;
 
@@ -59,14 +54,16 @@ pub struct OpenRequest {
 }
 
 impl OpenRequest {
-    /// The built-in sample, found next to the executable's crate.
+    /// The built-in sample with its label, and the built-in BCNN in the Infer panel (see
+    /// [`crate::assets::find`] for where they are looked for).
     pub fn sample() -> OpenRequest {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        use crate::assets::{BCNN_MODEL, SAMPLE_IMAGE, SAMPLE_LABEL, find};
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets");
         OpenRequest {
-            image: root.join(SAMPLE_IMAGE),
-            label: Some(root.join(SAMPLE_LABEL)),
+            image: find(SAMPLE_IMAGE).unwrap_or_else(|_| root.join(SAMPLE_IMAGE)),
+            label: Some(find(SAMPLE_LABEL).unwrap_or_else(|_| root.join(SAMPLE_LABEL))),
             results: None,
-            model: None,
+            model: find(BCNN_MODEL).ok(),
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct EvalArgs {
     #[arg(long, default_value = "z", value_parser = parse_axis)]
     pub axis: Axis,
 
+    /// Evaluate only slices START:END (z), e.g. the part held out from training.
+    #[arg(long, value_name = "START:END")]
+    pub z: Option<String>,
+
     /// Where to write the metrics as JSON (default RESULTS/metrics.json); the per-slice CSV
     /// goes beside it.
     #[arg(long)]
@@ -49,19 +53,32 @@ pub fn parse_axis(text: &str) -> Result<Axis, String> {
 /// Runs `ctuq eval`.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let maps = ResultMaps::load(&args.results)?;
-    let label = read_label(&args.label, &ReadOptions::default(), args.class)?;
+    let mut label = read_label(&args.label, &ReadOptions::default(), args.class)?;
     check_same_shape(
         &args.results.join("prediction.tif"),
         maps.shape,
         &args.label,
         label.shape,
     )?;
-
     let refined_path = args.results.join("refined.tif");
-    let refined = if refined_path.is_file() {
+    let mut refined = if refined_path.is_file() {
         Some(read_segmentation(&refined_path, maps.shape)?)
     } else {
         None
+    };
+
+    let maps = match &args.z {
+        None => maps,
+        Some(text) => {
+            let z = parse_z_range(text)?;
+            let page = maps.shape[1] * maps.shape[2];
+            let cropped = maps
+                .crop_z(z.clone())
+                .with_context(|| format!("--z {text}: the volume has {} slices", maps.shape[0]))?;
+            label.voxels = label.voxels[z.start * page..z.end * page].to_vec();
+            refined = refined.map(|r| r[z.start * page..z.end * page].to_vec());
+            cropped
+        }
     };
     let mut segmentations: Vec<(&str, &[u8])> = vec![
         ("prediction", &maps.prediction),
@@ -101,6 +118,14 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     })?;
     tracing::info!("wrote {} and {}", json_path.display(), csv_path.display());
     Ok(())
+}
+
+/// Parses `START:END` (z slices, END exclusive).
+pub fn parse_z_range(text: &str) -> anyhow::Result<std::ops::Range<usize>> {
+    let parsed = text.split_once(':').and_then(|(start, end)| {
+        Some(start.trim().parse::<usize>().ok()?..end.trim().parse::<usize>().ok()?)
+    });
+    parsed.with_context(|| format!("{text:?} is not START:END, e.g. 96:128"))
 }
 
 /// Formats an optional ratio for the table.

@@ -11,6 +11,7 @@ mod input;
 mod model;
 mod progress;
 mod refine;
+mod segment;
 mod train;
 mod view;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Convert any readable volume to a plain multi-page TIFF in its own type.
     Convert(convert::ConvertArgs),
+    /// The main job headless: infer, refine and evaluate (default: the built-in sample).
+    Segment(segment::SegmentArgs),
     /// Train a BCNN or MCDN on labelled volumes.
     Train(train::TrainArgs),
     /// Print the network's layers and parameter counts, or a model file's header.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
     let result = match command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
+        Command::Segment(args) => segment::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Model(args) => model::run(&args),
         Command::Infer(args) => infer::run(&args),

@@ -105,6 +105,30 @@ impl ResultMaps {
         }
     }
 
+    /// The maps of slices `z` only, e.g. the held-out part of a volume; `None` if the range
+    /// is empty or outside the volume.
+    pub fn crop_z(&self, z: std::ops::Range<usize>) -> Option<ResultMaps> {
+        if z.start >= z.end || z.end > self.shape[0] {
+            return None;
+        }
+        let page = self.shape[1] * self.shape[2];
+        let range = z.start * page..z.end * page;
+        let f32s = |map: &Vec<f32>| map[range.clone()].to_vec();
+        let u8s = |map: &Vec<u8>| map[range.clone()].to_vec();
+        Some(ResultMaps {
+            shape: [z.len(), self.shape[1], self.shape[2]],
+            voxel_size: self.voxel_size.clone(),
+            mean: f32s(&self.mean),
+            lower: f32s(&self.lower),
+            upper: f32s(&self.upper),
+            uncertainty: f32s(&self.uncertainty),
+            std: f32s(&self.std),
+            prediction: u8s(&self.prediction),
+            lower_seg: u8s(&self.lower_seg),
+            upper_seg: u8s(&self.upper_seg),
+        })
+    }
+
     /// Stores the summary of voxel `index`, with the segmentations it implies.
     pub fn set(&mut self, index: usize, summary: VoxelSummary) {
         self.mean[index] = summary.mean;

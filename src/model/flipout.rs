@@ -276,10 +276,12 @@ mod tests {
     #[test]
     fn flipout_examples_in_a_batch_get_different_perturbations() {
         let device = Device::flex();
-        let layer = FlipoutConv3dConfig::new([2, 3], 3)
+        // N.B. Flipping every sign of s_in and s_out gives the same output, so with c_in + c_out
+        // signs two examples collide with probability 2^(1 - c_in - c_out): use enough channels.
+        let layer = FlipoutConv3dConfig::new([12, 12], 3)
             .with_rho_init_mean(0.0)
             .init(&device);
-        let one = input([1, 2, 4, 4, 4], &device);
+        let one = input([1, 12, 4, 4, 4], &device);
         let batch = Tensor::cat(vec![one.clone(), one], 0);
         let y = layer.forward_flipout(batch);
         let first = to_vec(y.clone().narrow(0, 0, 1));
