@@ -3,6 +3,7 @@
 //! The library holds everything the `ctuq` binary does, so that the command line and the
 //! viewer call the same job functions.
 
+pub mod app;
 pub mod assets;
 pub mod backend;
 pub mod cli;
@@ -11,5 +12,7 @@ pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod refine;
+pub mod render;
 pub mod train;
 pub mod volume;
+pub mod worker;

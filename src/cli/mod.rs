@@ -2,6 +2,7 @@
 //! configuration before any work starts, then calls the same job functions as the viewer.
 
 mod bench;
+mod bench_view;
 mod convert;
 mod eval;
 mod infer;
@@ -12,6 +13,7 @@ mod progress;
 mod refine;
 mod segment;
 mod train;
+mod view;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -28,8 +30,9 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub verbose: bool,
 
+    /// The command; with none, the viewer opens on the built-in sample.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// The subcommands.
@@ -53,6 +56,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Refine a segmentation by its uncertainty, or sweep the threshold against a label.
     Refine(refine::RefineArgs),
+    /// Time the viewer's slice and raycast renderers offscreen, as a table.
+    BenchView(bench_view::BenchViewArgs),
+    /// Open the viewer on an image, with its label, results and model.
+    View(view::ViewArgs),
 }
 
 /// Parses the arguments, runs the command, prints any error with its causes and returns a
@@ -60,7 +67,10 @@ pub enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        return finish(view::run_sample());
+    };
+    let result = match command {
         Command::Info(args) => info::run(&args),
         Command::Convert(args) => convert::run(&args),
         Command::Segment(args) => segment::run(&args),
@@ -70,7 +80,14 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Refine(args) => refine::run(&args),
+        Command::View(args) => view::run_view(&args),
+        Command::BenchView(args) => bench_view::run(&args),
     };
+    finish(result)
+}
+
+/// The exit status of a command's result; prints the error with its causes.
+fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stopped early (`ctuq info ... | head`) is not an error.
