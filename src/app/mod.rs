@@ -40,6 +40,9 @@ type ScreenshotResult = Result<PathBuf, String>;
 /// The default refinement threshold (SPEC).
 pub const DEFAULT_THRESHOLD: f32 = 0.22;
 
+/// Monte Carlo samples of the main job's inference (the paper's T).
+pub const MAIN_JOB_SAMPLES: usize = 48;
+
 /// The files to open at start.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OpenRequest {
@@ -51,6 +54,9 @@ pub struct OpenRequest {
     pub results: Option<PathBuf>,
     /// A model file for the Infer panel.
     pub model: Option<PathBuf>,
+    /// Start Monte Carlo inference with `model` as soon as the image is open (the main job:
+    /// the first thing a user sees is the segmentation and its uncertainty).
+    pub start_inference: bool,
 }
 
 impl OpenRequest {
@@ -59,11 +65,13 @@ impl OpenRequest {
     pub fn sample() -> OpenRequest {
         use crate::assets::{BCNN_MODEL, SAMPLE_IMAGE, SAMPLE_LABEL, find};
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets");
+        let model = find(BCNN_MODEL).ok();
         OpenRequest {
             image: find(SAMPLE_IMAGE).unwrap_or_else(|_| root.join(SAMPLE_IMAGE)),
             label: Some(find(SAMPLE_LABEL).unwrap_or_else(|_| root.join(SAMPLE_LABEL))),
             results: None,
-            model: find(BCNN_MODEL).ok(),
+            start_inference: model.is_some(),
+            model,
         }
     }
 }
@@ -308,6 +316,12 @@ impl ViewerApp {
         self.dataset = Some(dataset);
         self.upload_volume()?;
         self.results_changed();
+        if request.start_inference && request.results.is_none() && self.state.infer.model.is_some()
+        {
+            // The paper's T for the main job, whatever the panel was last set to.
+            self.state.infer.samples = MAIN_JOB_SAMPLES;
+            self.start_infer()?;
+        }
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use super::input::parse_triple;
 use super::progress::{bar, cancel_on_ctrl_c};
 use crate::backend::{self, Backend};
 use crate::infer::results::RunSummary;
-use crate::infer::{InferConfig, InferEvent, NetworkSampler, engine};
+use crate::infer::{InferConfig, InferEvent, NetworkSampler, default_chunking, engine};
 use crate::model::file::load_model;
 use crate::volume::{VolumeError, read_volume, write_atomically};
 
@@ -40,7 +40,8 @@ pub struct InferArgs {
     #[arg(long, default_value_t = 80.0)]
     pub upper: f64,
 
-    /// Chunk size Z,Y,X (default: the model's training chunk, at least 64 per side).
+    /// Chunk size Z,Y,X (default: the model's training chunk, at least 64 per side, and one
+    /// chunk along any axis of at most twice that).
     #[arg(long, value_name = "Z,Y,X")]
     pub chunk: Option<String>,
 
@@ -68,12 +69,15 @@ pub struct InferArgs {
 pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let device = backend::open(args.backend)?;
     let (header, network) = load_model(&args.model, None, &device)?;
+    let volume = read_volume(&args.image, &args.input.read_options()?)?;
+    let (default_chunk, default_overlap) = default_chunking(header.chunk, volume.shape);
     let chunk = match &args.chunk {
         Some(text) => parse_triple::<usize>(text).context("--chunk")?,
-        None => header.chunk.map(|side| side.max(64)),
+        None => default_chunk,
     };
     let overlap = match &args.overlap {
         Some(text) => parse_triple::<usize>(text).context("--overlap")?,
+        None if args.chunk.is_none() => default_overlap,
         None => chunk.map(|side| side / 4),
     };
     if chunk.contains(&0) {
@@ -87,7 +91,6 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         overlap,
         seed: args.seed,
     };
-    let volume = read_volume(&args.image, &args.input.read_options()?)?;
     tracing::info!(
         "{} on {} ({} x {} x {}), {} samples, chunks {:?}, backend {}",
         header.model.variant.name(),

@@ -29,6 +29,7 @@ pub fn run_view(args: &ViewArgs) -> anyhow::Result<()> {
         label: args.label.clone(),
         results: args.results.clone(),
         model: args.model.clone(),
+        start_inference: false,
     })
 }
 

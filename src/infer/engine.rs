@@ -50,6 +50,23 @@ impl Default for InferConfig {
     }
 }
 
+/// The chunking used when the user gives none: chunks of at least 64 voxels a side (or the
+/// model's training chunk if larger), and a single chunk along any axis of at most twice
+/// that, where splitting would only add overlap work. Overlap is a quarter of the chunk.
+///
+/// Returns (chunk, overlap).
+pub fn default_chunking(model_chunk: [usize; 3], shape: [usize; 3]) -> ([usize; 3], [usize; 3]) {
+    let chunk = [0, 1, 2].map(|axis| {
+        let side = model_chunk[axis].max(64);
+        if shape[axis] <= 2 * side {
+            shape[axis].max(1)
+        } else {
+            side
+        }
+    });
+    (chunk, chunk.map(|side| side / 4))
+}
+
 /// Progress of a run, sent as it goes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InferEvent {
@@ -369,6 +386,21 @@ mod tests {
             assert_eq!(maps.upper[i], expected.upper);
             assert_eq!(maps.std[i], expected.std);
         }
+    }
+
+    #[test]
+    fn default_chunking_avoids_needless_splits() {
+        assert_eq!(
+            default_chunking([16, 16, 16], [128, 128, 128]).0,
+            [128, 128, 128]
+        );
+        let (chunk, overlap) = default_chunking([16, 16, 16], [512, 100, 129]);
+        assert_eq!(chunk, [64, 100, 64]);
+        assert_eq!(overlap, [16, 25, 16]);
+        assert_eq!(
+            default_chunking([96, 96, 96], [400, 400, 400]).0,
+            [96, 96, 96]
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ pub mod results;
 pub mod statistics;
 
 pub use engine::{
-    ChunkSampler, InferConfig, InferError, InferEvent, MeanSampler, NetworkSampler, run,
+    ChunkSampler, InferConfig, InferError, InferEvent, MeanSampler, NetworkSampler,
+    default_chunking, run,
 };
 pub use results::{ResultMaps, ResultsError};
 pub use statistics::{VoxelSummary, percentile_sorted, summarize};

@@ -119,7 +119,7 @@ pub(crate) fn predict_mean(
 }
 
 /// Validates on every pair with the mean network; `None` when there is nothing to validate on.
-pub(crate) fn validate(
+pub fn validate(
     network: &Network,
     pairs: &[TrainingPair],
     chunk: [usize; 3],

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use super::{JobEvent, JobOutput, Reporter};
 use crate::backend::{self, Backend};
-use crate::infer::{InferConfig, InferError, InferEvent, NetworkSampler, engine};
+use crate::infer::{InferConfig, InferError, InferEvent, NetworkSampler, default_chunking, engine};
 use crate::model::file::load_model;
 use crate::model::{ModelConfig, Variant};
 use crate::refine::{RefineMode, sweep};
@@ -84,11 +84,11 @@ pub fn infer_work(
         reporter.progress(0.0, format!("loading {}", model.display()));
         let device = backend::open(settings.backend)?;
         let (header, network) = load_model(&model, None, &device)?;
-        let chunk = header.chunk.map(|side| side.max(64));
+        let (chunk, overlap) = default_chunking(header.chunk, volume.shape);
         let config = InferConfig {
             samples: settings.samples.max(1),
             chunk,
-            overlap: chunk.map(|side| side / 4),
+            overlap,
             seed: settings.seed,
             ..InferConfig::default()
         };
