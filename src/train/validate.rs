@@ -1,14 +1,12 @@
 //! Validation after each epoch: the deterministic (mean) network over whole held-out volumes,
-//! scored by voxel accuracy and Dice.
-//!
-//! TODO(model): use `metrics::` from main once it exists; these two scores are all training
-//! needs and are kept private here.
+//! scored by voxel accuracy and Dice (counted as in [`crate::metrics::Overlap`]).
 
 use burn::tensor::Device;
 use burn::tensor::activation::sigmoid;
 use serde::{Deserialize, Serialize};
 
 use super::data::{Augment, ChunkRef, TrainingPair, make_batch};
+use crate::metrics::Overlap;
 use crate::model::{DecoderMode, Network};
 use crate::volume::ChunkGrid;
 
@@ -21,39 +19,23 @@ pub struct ValMetrics {
     pub dice: f64,
 }
 
-/// Voxel counts of a confusion matrix.
+/// Voxel counts of a confusion matrix, indexed `predicted * 2 + actual` as
+/// [`Overlap::from_counts`] expects.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Confusion {
-    pub true_positive: u64,
-    pub false_positive: u64,
-    pub false_negative: u64,
-    pub true_negative: u64,
-}
+pub(crate) struct Confusion([usize; 4]);
 
 impl Confusion {
     /// Adds one voxel.
     pub fn add(&mut self, predicted: bool, actual: bool) {
-        match (predicted, actual) {
-            (true, true) => self.true_positive += 1,
-            (true, false) => self.false_positive += 1,
-            (false, true) => self.false_negative += 1,
-            (false, false) => self.true_negative += 1,
-        }
+        self.0[usize::from(predicted) * 2 + usize::from(actual)] += 1;
     }
 
     /// Accuracy and Dice.
     pub fn metrics(&self) -> ValMetrics {
-        let total =
-            self.true_positive + self.false_positive + self.false_negative + self.true_negative;
-        let right = self.true_positive + self.true_negative;
-        let dice_den = 2 * self.true_positive + self.false_positive + self.false_negative;
+        let overlap = Overlap::from_counts(self.0, self.0.iter().sum());
         ValMetrics {
-            accuracy: right as f64 / total.max(1) as f64,
-            dice: if dice_den == 0 {
-                1.0
-            } else {
-                2.0 * self.true_positive as f64 / dice_den as f64
-            },
+            accuracy: overlap.accuracy,
+            dice: overlap.dice,
         }
     }
 }
@@ -158,10 +140,9 @@ mod tests {
         let m = c.metrics();
         assert!((m.accuracy - 0.6).abs() < 1e-12);
         assert!((m.dice - 4.0 / 6.0).abs() < 1e-12);
-        let empty = Confusion {
-            true_negative: 3,
-            ..Default::default()
-        };
+        let mut empty = Confusion::default();
+        (0..3).for_each(|_| empty.add(false, false));
         assert_eq!(empty.metrics().dice, 1.0);
+        assert_eq!(empty.metrics().accuracy, 1.0);
     }
 }
