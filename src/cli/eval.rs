@@ -105,7 +105,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     write_atomically(&json_path, |w| {
         w.write_all(&json).map_err(|e| VolumeError::Io {
             path: json_path.clone(),
-            source: e,
+            cause: e,
         })
     })?;
     let csv_path = json_path.with_extension("slices.csv");
@@ -113,7 +113,7 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     write_atomically(&csv_path, |w| {
         w.write_all(csv.as_bytes()).map_err(|e| VolumeError::Io {
             path: csv_path.clone(),
-            source: e,
+            cause: e,
         })
     })?;
     tracing::info!("wrote {} and {}", json_path.display(), csv_path.display());

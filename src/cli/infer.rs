@@ -147,7 +147,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     write_atomically(&summary_path, |w| {
         w.write_all(&json).map_err(|e| VolumeError::Io {
             path: summary_path.clone(),
-            source: e,
+            cause: e,
         })
     })?;
 

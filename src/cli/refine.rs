@@ -107,7 +107,7 @@ pub fn run(args: &RefineArgs) -> anyhow::Result<()> {
         write_atomically(&csv_path, |w| {
             w.write_all(csv.as_bytes()).map_err(|e| VolumeError::Io {
                 path: csv_path.clone(),
-                source: e,
+                cause: e,
             })
         })?;
         return Ok(());

@@ -145,7 +145,7 @@ impl ResultMaps {
     pub fn write(&self, folder: &Path) -> Result<(), ResultsError> {
         std::fs::create_dir_all(folder).map_err(|e| VolumeError::Io {
             path: folder.into(),
-            source: e,
+            cause: e,
         })?;
         let f32_maps = [
             &self.mean,

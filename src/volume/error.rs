@@ -6,12 +6,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum VolumeError {
     /// The file could not be opened, read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, shown in the message (not as a separate source, which would print it
+        /// twice in an error chain).
+        cause: std::io::Error,
     },
 
     /// The file is empty.
@@ -70,7 +71,7 @@ impl VolumeError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> VolumeError {
         VolumeError::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }
