@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod refine;
 pub mod render;
+pub mod report;
 pub mod train;
 pub mod volume;
 pub mod worker;

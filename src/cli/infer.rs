@@ -106,7 +106,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     let cancel = cancel_on_ctrl_c();
     let started = Instant::now();
     let (sender, receiver) = std::sync::mpsc::channel();
-    let progress = bar(0, "chunks");
+    let progress = bar(0, "samples");
     let maps = std::thread::scope(|scope| {
         let (network, device, volume, config, cancel) =
             (&network, &device, &volume, &config, &*cancel);
@@ -117,8 +117,19 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         });
         for event in receiver.iter() {
             match event {
-                InferEvent::Started { chunks, .. } => progress.set_length(chunks as u64),
-                InferEvent::ChunkDone { done, .. } => progress.set_position(done as u64),
+                InferEvent::Started { chunks, samples } => {
+                    progress.set_length((chunks * samples) as u64)
+                }
+                InferEvent::SampleDone {
+                    chunk,
+                    chunks,
+                    sample,
+                    samples,
+                } => {
+                    progress.set_position(((chunk - 1) * samples + sample) as u64);
+                    progress.set_message(format!("chunk {chunk} of {chunks}"));
+                }
+                InferEvent::ChunkDone { .. } => {}
             }
         }
         worker

@@ -11,6 +11,7 @@ mod input;
 mod model;
 mod progress;
 mod refine;
+mod report;
 mod segment;
 mod train;
 mod view;
@@ -56,6 +57,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Refine a segmentation by its uncertainty, or sweep the threshold against a label.
     Refine(refine::RefineArgs),
+    /// Regenerate docs/validation.md: BCNN against MCDN on real CT, with the paper's claims.
+    Report(report::ReportArgs),
     /// Time the viewer's slice and raycast renderers offscreen, as a table.
     BenchView(bench_view::BenchViewArgs),
     /// Open the viewer on an image, with its label, results and model.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Refine(args) => refine::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::View(args) => view::run_view(&args),
         Command::BenchView(args) => bench_view::run(&args),
     };

@@ -205,7 +205,7 @@ fn read_pair(
     Ok(TrainingPair::from_volume(name, &volume, &label)?)
 }
 
-fn parse_widths(text: &str) -> anyhow::Result<[usize; 4]> {
+pub(super) fn parse_widths(text: &str) -> anyhow::Result<[usize; 4]> {
     let widths: Vec<usize> = text
         .split(',')
         .map(|w| {

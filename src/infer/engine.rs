@@ -77,6 +77,18 @@ pub enum InferEvent {
         /// Samples per chunk.
         samples: usize,
     },
+    /// One sample of a chunk is done. Progress within a chunk: a volume that fits in one chunk
+    /// (the built-in sample does) would otherwise report nothing until the end.
+    SampleDone {
+        /// The chunk being sampled, from 1.
+        chunk: usize,
+        /// Chunks in all.
+        chunks: usize,
+        /// Samples of this chunk done, from 1.
+        sample: usize,
+        /// Samples per chunk.
+        samples: usize,
+    },
     /// A chunk is done and its region of the maps is final.
     ChunkDone {
         /// Chunks done so far.
@@ -106,12 +118,14 @@ pub trait ChunkSampler {
     fn sample_count(&self) -> usize;
 
     /// Probabilities of every sample for a normalized chunk of `size` voxels (z, y, x), laid
-    /// out sample-major: `T x voxels`. Returns `None` if cancelled between samples.
+    /// out sample-major: `T x voxels`, calling `on_sample` after each sample. Returns `None` if
+    /// cancelled between samples.
     fn sample_chunk(
         &self,
         chunk: Vec<f32>,
         size: [usize; 3],
         cancel: &AtomicBool,
+        on_sample: &mut dyn FnMut(),
     ) -> Option<Vec<f32>>;
 }
 
@@ -147,6 +161,7 @@ impl ChunkSampler for NetworkSampler<'_> {
         chunk: Vec<f32>,
         size: [usize; 3],
         cancel: &AtomicBool,
+        on_sample: &mut dyn FnMut(),
     ) -> Option<Vec<f32>> {
         let [d, h, w] = size;
         let input = Tensor::<5>::from_data(TensorData::new(chunk, [1, 1, d, h, w]), &self.device);
@@ -163,6 +178,7 @@ impl ChunkSampler for NetworkSampler<'_> {
                 Ok(values) => probabilities.extend(values),
                 Err(error) => panic!("BUG: network output is not f32: {error:?}"),
             }
+            on_sample();
         }
         Some(probabilities)
     }
@@ -195,6 +211,7 @@ impl ChunkSampler for MeanSampler<'_> {
         chunk: Vec<f32>,
         size: [usize; 3],
         cancel: &AtomicBool,
+        on_sample: &mut dyn FnMut(),
     ) -> Option<Vec<f32>> {
         if cancel.load(Ordering::Relaxed) {
             return None;
@@ -203,6 +220,7 @@ impl ChunkSampler for MeanSampler<'_> {
         let input = Tensor::<5>::from_data(TensorData::new(chunk, [1, 1, d, h, w]), &self.device);
         let (input, size) = pad_chunk(input);
         let logits = self.network.forward(input, DecoderMode::Mean);
+        on_sample();
         match sigmoid(crop_chunk(logits, size))
             .into_data()
             .try_into_vec::<f32>()
@@ -238,10 +256,24 @@ pub fn run(
     tracing::debug!(chunks = total, chunk = ?grid.chunk, "inference grid");
 
     let mut maps = ResultMaps::zeros(volume.shape, volume.voxel_size.clone());
+    let samples_per_chunk = sampler.sample_count();
     for (done, chunk) in grid.chunks().enumerate() {
         let input = chunk.extract(&normalized, volume.shape);
+        let mut sample = 0;
+        let mut on_sample = || {
+            sample += 1;
+            send(
+                events,
+                InferEvent::SampleDone {
+                    chunk: done + 1,
+                    chunks: total,
+                    sample,
+                    samples: samples_per_chunk,
+                },
+            );
+        };
         let samples = sampler
-            .sample_chunk(input, chunk.size, cancel)
+            .sample_chunk(input, chunk.size, cancel, &mut on_sample)
             .ok_or(InferError::Cancelled)?;
         summarize_owned(&chunk, &samples, sampler.sample_count(), config, &mut maps);
         let elapsed_secs = started.elapsed().as_secs_f64();
@@ -335,7 +367,14 @@ mod tests {
             self.0
         }
 
-        fn sample_chunk(&self, chunk: Vec<f32>, _: [usize; 3], _: &AtomicBool) -> Option<Vec<f32>> {
+        fn sample_chunk(
+            &self,
+            chunk: Vec<f32>,
+            _: [usize; 3],
+            _: &AtomicBool,
+            on_sample: &mut dyn FnMut(),
+        ) -> Option<Vec<f32>> {
+            (0..self.0).for_each(|_| on_sample());
             let squash = |v: f32| 1.0 / (1.0 + (-v).exp());
             Some(
                 (0..self.0)
@@ -375,8 +414,12 @@ mod tests {
         .unwrap();
 
         let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
-        let all =
-            Pointwise(5).sample_chunk(normalized.clone(), volume.shape, &AtomicBool::new(false));
+        let all = Pointwise(5).sample_chunk(
+            normalized.clone(),
+            volume.shape,
+            &AtomicBool::new(false),
+            &mut || {},
+        );
         let all = all.unwrap();
         for i in 0..normalized.len() {
             let mut samples: Vec<f32> = (0..5).map(|t| all[t * normalized.len() + i]).collect();
@@ -426,7 +469,31 @@ mod tests {
             InferEvent::Started { chunks, samples: 2 } => chunks,
             ref other => panic!("first event {other:?}"),
         };
-        assert_eq!(events.len(), chunks + 1);
+        let sample_events = events
+            .iter()
+            .filter(|e| matches!(e, InferEvent::SampleDone { samples: 2, .. }))
+            .count();
+        assert_eq!(
+            sample_events,
+            2 * chunks,
+            "one event per sample of each chunk"
+        );
+        assert!(matches!(
+            events[1..3],
+            [
+                InferEvent::SampleDone {
+                    chunk: 1,
+                    sample: 1,
+                    ..
+                },
+                InferEvent::SampleDone {
+                    chunk: 1,
+                    sample: 2,
+                    ..
+                }
+            ]
+        ));
+        assert_eq!(events.len(), 1 + 3 * chunks);
         assert!(
             matches!(events.last(), Some(InferEvent::ChunkDone { done, total, .. })
             if *done == chunks && *total == chunks)
@@ -474,7 +541,7 @@ mod tests {
 
             let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
             let whole = MeanSampler::new(&network, &device)
-                .sample_chunk(normalized, volume.shape, &cancel)
+                .sample_chunk(normalized, volume.shape, &cancel, &mut || {})
                 .unwrap();
             assert!(maps.mean == whole, "{variant:?}");
             assert!(

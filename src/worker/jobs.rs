@@ -100,9 +100,21 @@ pub fn infer_work(
             .name("ctuq-infer-progress".into())
             .spawn(move || {
                 for event in events {
-                    if let InferEvent::ChunkDone { done, total, .. } = event {
-                        let message = format!("chunk {done} of {total}");
-                        forward.progress(done as f32 / total.max(1) as f32, message);
+                    if let InferEvent::SampleDone {
+                        chunk,
+                        chunks,
+                        sample,
+                        samples,
+                    } = event
+                    {
+                        let done = (chunk - 1) * samples + sample;
+                        let fraction = done as f32 / (chunks * samples).max(1) as f32;
+                        let message = if chunks == 1 {
+                            format!("sample {sample} of {samples}")
+                        } else {
+                            format!("chunk {chunk} of {chunks}, sample {sample} of {samples}")
+                        };
+                        forward.progress(fraction, message);
                     }
                 }
             })?;
