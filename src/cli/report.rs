@@ -148,6 +148,7 @@ fn build_plan(args: &ReportArgs) -> anyhow::Result<ReportPlan> {
                 mcdn: required(&args.mcdn, "--mcdn")?,
                 provenance: "given on the command line".into(),
             },
+            withhold_slice: None,
         },
         None => builtin_case()?,
     };
@@ -189,6 +190,13 @@ fn build_plan(args: &ReportArgs) -> anyhow::Result<ReportPlan> {
             (None, Some(image)) => file_stem(image),
             (None, None) => "snow (spam)".to_string(),
         };
+        // N.B. spam's snow volume is GPL data for testing only: ctuq may not ship it, and a
+        // figure committed to docs/ would ship a slice of it.
+        let withhold_slice = args.second_image.is_none().then(|| {
+            "the snow volume is GPL-licensed test data that ctuq does not ship, not even as a \
+             picture of one slice"
+                .to_string()
+        });
         cases.push(Case {
             slug: slug(&name),
             name,
@@ -205,6 +213,7 @@ fn build_plan(args: &ReportArgs) -> anyhow::Result<ReportPlan> {
                 validate_z,
                 seed: 42,
             }),
+            withhold_slice,
         });
     }
 
@@ -245,6 +254,7 @@ fn builtin_case() -> anyhow::Result<Case> {
                 held_out.start - 1
             ),
         },
+        withhold_slice: None,
     })
 }
 

@@ -451,7 +451,7 @@ mod tests {
                 model("bcnn", |t| 0.90 + 0.05 * f64::from(t)),
                 model("mcdn", |t| 0.97 - 0.02 * f64::from(t)),
             ],
-            figure: "case_slice.png".into(),
+            figure: Ok("case_slice.png".into()),
             curve: "case_threshold.png".into(),
             figure_z: 3,
         };

@@ -121,16 +121,22 @@ fn case_section(doc: &mut String, case: &CaseResult) {
     } else {
         "CT, label, then each model's prediction and uncertainty"
     };
-    let _ = writeln!(
-        doc,
-        "![{name}, slice z {z}]({figure})\n\nSlice z {z}: {columns}. Predictions: white where \
-         right, red where the model marks foreground the label does not, blue where it misses \
-         foreground. Both uncertainty maps share one colour scale (the bar), so their \
-         brightness compares directly.\n",
-        name = case.name,
-        z = case.figure_z,
-        figure = case.figure,
-    );
+    match &case.figure {
+        Ok(figure) => {
+            let _ = writeln!(
+                doc,
+                "![{name}, slice z {z}]({figure})\n\nSlice z {z}: {columns}. Predictions: white \
+                 where right, red where the model marks foreground the label does not, blue \
+                 where it misses foreground. Both uncertainty maps share one colour scale (the \
+                 bar), so their brightness compares directly.\n",
+                name = case.name,
+                z = case.figure_z,
+            );
+        }
+        Err(reason) => {
+            let _ = writeln!(doc, "No slice figure: {reason}.\n");
+        }
+    }
     let _ = writeln!(
         doc,
         "![{name}: accuracy against the refinement threshold]({curve})\n\nAccuracy of the \

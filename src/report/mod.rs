@@ -78,6 +78,9 @@ pub struct Case {
     pub test_z: Range<usize>,
     /// Where the models come from.
     pub models: CaseModels,
+    /// Why the slice figure is left out (a licence that forbids shipping the voxels, even as
+    /// a picture), or `None` to draw it.
+    pub withhold_slice: Option<String>,
 }
 
 /// Where the models of a case come from.
@@ -173,8 +176,8 @@ pub struct CaseResult {
     pub recipe: Option<TrainRecipe>,
     /// BCNN first, then MCDN.
     pub models: Vec<ModelResult>,
-    /// The slice figure's file name.
-    pub figure: String,
+    /// The slice figure's file name, or why there is none.
+    pub figure: Result<String, String>,
     /// The threshold curve's file name.
     pub curve: String,
     /// The z index of the slice in the figure.
@@ -283,7 +286,9 @@ pub fn run(plan: &ReportPlan, device: &Device, cancel: &AtomicBool) -> anyhow::R
     for case in &plan.cases {
         let models = case_model_files(plan, case, device, cancel)?;
         let (result, slice) = run_case(plan, case, &models, device, cancel)?;
-        figure::write_slice_figure(&plan.out.join(&result.figure), &slice)?;
+        if let Ok(name) = &result.figure {
+            figure::write_slice_figure(&plan.out.join(name), &slice)?;
+        }
         figure::write_threshold_curve(&plan.out.join(&result.curve), &result)?;
         cases.push(result);
         case_models.push(models);
@@ -624,7 +629,10 @@ fn run_case(
         provenance: models.provenance.clone(),
         recipe: models.recipe.clone(),
         models: results,
-        figure: format!("{}_slice.png", case.slug),
+        figure: match &case.withhold_slice {
+            Some(reason) => Err(reason.clone()),
+            None => Ok(format!("{}_slice.png", case.slug)),
+        },
         curve: format!("{}_threshold.png", case.slug),
         figure_z,
     };
