@@ -118,14 +118,14 @@ pub trait ChunkSampler {
     fn sample_count(&self) -> usize;
 
     /// Probabilities of every sample for a normalized chunk of `size` voxels (z, y, x), laid
-    /// out sample-major: `T x voxels`, calling `on_sample` after each sample. Returns `None` if
-    /// cancelled between samples.
+    /// out sample-major: `T x voxels`. After each sample it calls `on_sample` with the samples
+    /// so far, laid out the same way. Returns `None` if cancelled between samples.
     fn sample_chunk(
         &self,
         chunk: Vec<f32>,
         size: [usize; 3],
         cancel: &AtomicBool,
-        on_sample: &mut dyn FnMut(),
+        on_sample: &mut dyn FnMut(&[f32]),
     ) -> Option<Vec<f32>>;
 }
 
@@ -161,7 +161,7 @@ impl ChunkSampler for NetworkSampler<'_> {
         chunk: Vec<f32>,
         size: [usize; 3],
         cancel: &AtomicBool,
-        on_sample: &mut dyn FnMut(),
+        on_sample: &mut dyn FnMut(&[f32]),
     ) -> Option<Vec<f32>> {
         let [d, h, w] = size;
         let input = Tensor::<5>::from_data(TensorData::new(chunk, [1, 1, d, h, w]), &self.device);
@@ -178,7 +178,7 @@ impl ChunkSampler for NetworkSampler<'_> {
                 Ok(values) => probabilities.extend(values),
                 Err(error) => panic!("BUG: network output is not f32: {error:?}"),
             }
-            on_sample();
+            on_sample(&probabilities);
         }
         Some(probabilities)
     }
@@ -211,7 +211,7 @@ impl ChunkSampler for MeanSampler<'_> {
         chunk: Vec<f32>,
         size: [usize; 3],
         cancel: &AtomicBool,
-        on_sample: &mut dyn FnMut(),
+        on_sample: &mut dyn FnMut(&[f32]),
     ) -> Option<Vec<f32>> {
         if cancel.load(Ordering::Relaxed) {
             return None;
@@ -220,15 +220,41 @@ impl ChunkSampler for MeanSampler<'_> {
         let input = Tensor::<5>::from_data(TensorData::new(chunk, [1, 1, d, h, w]), &self.device);
         let (input, size) = pad_chunk(input);
         let logits = self.network.forward(input, DecoderMode::Mean);
-        on_sample();
-        match sigmoid(crop_chunk(logits, size))
+        let values = match sigmoid(crop_chunk(logits, size))
             .into_data()
             .try_into_vec::<f32>()
         {
-            Ok(values) => Some(values),
+            Ok(values) => values,
             Err(error) => panic!("BUG: network output is not f32: {error:?}"),
-        }
+        };
+        on_sample(&values);
+        Some(values)
     }
+}
+
+/// A look at the maps before the run ends, for a viewer that shows results as they come.
+///
+/// The chunks done so far hold their final statistics; the chunk being sampled holds the
+/// statistics of its first [`Preview::samples`] samples; chunks not reached yet are zero.
+#[derive(Debug, Clone, Copy)]
+pub struct Preview<'a> {
+    /// The maps as they stand.
+    pub maps: &'a ResultMaps,
+    /// The chunk being sampled, from 1.
+    pub chunk: usize,
+    /// Chunks in all.
+    pub chunks: usize,
+    /// Samples summarized in that chunk.
+    pub samples: usize,
+    /// Samples per chunk at the end.
+    pub samples_per_chunk: usize,
+}
+
+/// Whether a chunk is previewed after its `sample`-th sample: at 2, 4, 8, ... samples, the
+/// first counts with an interval at all, doubling so that previews cost a few summaries of the
+/// chunk in all (the last sample is the chunk's final summary, never a preview).
+fn previews_after(sample: usize, samples_per_chunk: usize) -> bool {
+    sample >= 2 && sample < samples_per_chunk && sample.is_power_of_two()
 }
 
 /// Runs Monte Carlo inference over `volume` and returns its result maps.
@@ -238,6 +264,20 @@ pub fn run(
     config: &InferConfig,
     events: Option<&Sender<InferEvent>>,
     cancel: &AtomicBool,
+) -> Result<ResultMaps, InferError> {
+    run_with_previews(sampler, volume, config, events, cancel, None)
+}
+
+/// [`run`], handing `preview` the maps as they stand after 2, 4, 8, ... samples of each chunk
+/// and after each chunk but the last. A preview summarizes the chunk's samples so far into
+/// the maps, which the chunk's final summary then overwrites: it costs time, no memory.
+pub fn run_with_previews(
+    sampler: &dyn ChunkSampler,
+    volume: &Volume,
+    config: &InferConfig,
+    events: Option<&Sender<InferEvent>>,
+    cancel: &AtomicBool,
+    mut preview: Option<&mut dyn FnMut(Preview<'_>)>,
 ) -> Result<ResultMaps, InferError> {
     check(config)?;
     let started = Instant::now();
@@ -260,7 +300,7 @@ pub fn run(
     for (done, chunk) in grid.chunks().enumerate() {
         let input = chunk.extract(&normalized, volume.shape);
         let mut sample = 0;
-        let mut on_sample = || {
+        let mut on_sample = |so_far: &[f32]| {
             sample += 1;
             send(
                 events,
@@ -271,11 +311,23 @@ pub fn run(
                     samples: samples_per_chunk,
                 },
             );
+            if let Some(preview) = preview.as_mut()
+                && previews_after(sample, samples_per_chunk)
+            {
+                summarize_owned(&chunk, so_far, sample, config, &mut maps);
+                preview(Preview {
+                    maps: &maps,
+                    chunk: done + 1,
+                    chunks: total,
+                    samples: sample,
+                    samples_per_chunk,
+                });
+            }
         };
         let samples = sampler
             .sample_chunk(input, chunk.size, cancel, &mut on_sample)
             .ok_or(InferError::Cancelled)?;
-        summarize_owned(&chunk, &samples, sampler.sample_count(), config, &mut maps);
+        summarize_owned(&chunk, &samples, samples_per_chunk, config, &mut maps);
         let elapsed_secs = started.elapsed().as_secs_f64();
         send(
             events,
@@ -285,6 +337,17 @@ pub fn run(
                 elapsed_secs,
             },
         );
+        if let Some(preview) = preview.as_mut()
+            && done + 1 < total
+        {
+            preview(Preview {
+                maps: &maps,
+                chunk: done + 1,
+                chunks: total,
+                samples: samples_per_chunk,
+                samples_per_chunk,
+            });
+        }
     }
     Ok(maps)
 }
@@ -372,15 +435,15 @@ mod tests {
             chunk: Vec<f32>,
             _: [usize; 3],
             _: &AtomicBool,
-            on_sample: &mut dyn FnMut(),
+            on_sample: &mut dyn FnMut(&[f32]),
         ) -> Option<Vec<f32>> {
-            (0..self.0).for_each(|_| on_sample());
             let squash = |v: f32| 1.0 / (1.0 + (-v).exp());
-            Some(
-                (0..self.0)
-                    .flat_map(|t| chunk.iter().map(move |&v| squash(v + t as f32 * 0.1)))
-                    .collect(),
-            )
+            let mut samples = Vec::with_capacity(self.0 * chunk.len());
+            for t in 0..self.0 {
+                samples.extend(chunk.iter().map(|&v| squash(v + t as f32 * 0.1)));
+                on_sample(&samples);
+            }
+            Some(samples)
         }
     }
 
@@ -418,7 +481,7 @@ mod tests {
             normalized.clone(),
             volume.shape,
             &AtomicBool::new(false),
-            &mut || {},
+            &mut |_| {},
         );
         let all = all.unwrap();
         for i in 0..normalized.len() {
@@ -429,6 +492,64 @@ mod tests {
             assert_eq!(maps.upper[i], expected.upper);
             assert_eq!(maps.std[i], expected.std);
         }
+    }
+
+    #[test]
+    fn previews_show_finished_chunks_and_the_samples_so_far() {
+        let volume = volume([6, 10, 20]);
+        let config = InferConfig {
+            samples: 8,
+            chunk: [6, 10, 12],
+            overlap: [0, 0, 4],
+            ..InferConfig::default()
+        };
+        let cancel = AtomicBool::new(false);
+        let reference = |samples: usize| {
+            let config = InferConfig {
+                samples,
+                ..config.clone()
+            };
+            run(&Pointwise(samples), &volume, &config, None, &cancel).unwrap()
+        };
+        let (two, four, all) = (reference(2), reference(4), reference(8));
+        let grid = ChunkGrid::new(volume.shape, config.chunk, config.overlap).unwrap();
+        let owned_by_first = |index: usize| {
+            let x = index % 20;
+            grid.chunks().next().unwrap().owned[2].contains(&x)
+        };
+        assert_eq!(grid.len(), 2);
+
+        let mut seen = Vec::new();
+        let mut check = |preview: Preview<'_>| {
+            let expected_in_chunk = match preview.samples {
+                2 => &two,
+                4 => &four,
+                8 => &all,
+                other => panic!("a preview after {other} samples"),
+            };
+            for (index, &mean) in preview.maps.mean.iter().enumerate() {
+                let expected = match (preview.chunk, owned_by_first(index)) {
+                    (1, true) | (2, false) => expected_in_chunk.mean[index],
+                    (1, false) => 0.0,
+                    (2, true) => all.mean[index],
+                    (other, _) => panic!("a preview of chunk {other} of 2"),
+                };
+                assert_eq!(mean, expected, "chunk {}, voxel {index}", preview.chunk);
+            }
+            seen.push((preview.chunk, preview.samples));
+        };
+        let maps = run_with_previews(
+            &Pointwise(8),
+            &volume,
+            &config,
+            None,
+            &cancel,
+            Some(&mut check),
+        )
+        .unwrap();
+
+        assert_eq!(seen, [(1, 2), (1, 4), (1, 8), (2, 2), (2, 4)]);
+        assert!(maps.mean == all.mean && maps.uncertainty == all.uncertainty);
     }
 
     #[test]
@@ -541,7 +662,7 @@ mod tests {
 
             let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
             let whole = MeanSampler::new(&network, &device)
-                .sample_chunk(normalized, volume.shape, &cancel, &mut || {})
+                .sample_chunk(normalized, volume.shape, &cancel, &mut |_| {})
                 .unwrap();
             assert!(maps.mean == whole, "{variant:?}");
             assert!(

@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::channel;
+use std::time::Instant;
 
 use anyhow::Context as _;
 
 use super::{JobEvent, JobOutput, Reporter};
 use crate::backend::{self, Backend};
+use crate::infer::engine::Preview;
 use crate::infer::{InferConfig, InferError, InferEvent, NetworkSampler, default_chunking, engine};
 use crate::model::file::load_model;
 use crate::model::{ModelConfig, Variant};
@@ -119,7 +121,16 @@ pub fn infer_work(
                 }
             })?;
         let cancel = reporter.cancel_flag();
-        let result = engine::run(&sampler, &volume, &config, Some(&sender), &cancel);
+        let mut previews = PreviewPacer::default();
+        let mut send_preview = |preview: Preview<'_>| previews.offer(reporter, preview);
+        let result = engine::run_with_previews(
+            &sampler,
+            &volume,
+            &config,
+            Some(&sender),
+            &cancel,
+            Some(&mut send_preview),
+        );
         drop(sender);
         let _ = forwarder.join();
         match result {
@@ -127,6 +138,54 @@ pub fn infer_work(
             Err(InferError::Cancelled) => Ok(None),
             Err(error) => Err(error.into()),
         }
+    }
+}
+
+/// Decides which of the engine's previews reach the viewer: each one copies every map, so
+/// they are spaced by at least [`PreviewPacer::MIN_GAP_SECS`] and by many times what the last
+/// copy took, which keeps a large volume from spending its run on copies.
+#[derive(Default)]
+struct PreviewPacer {
+    last_sent: Option<Instant>,
+    last_cost_secs: f64,
+}
+
+impl PreviewPacer {
+    /// Seconds between two previews at least.
+    const MIN_GAP_SECS: f64 = 4.0;
+
+    /// Sends `preview` to the viewer unless the last one was too recent.
+    fn offer(&mut self, reporter: &Reporter, preview: Preview<'_>) {
+        let gap_secs = Self::MIN_GAP_SECS.max(20.0 * self.last_cost_secs);
+        if self
+            .last_sent
+            .is_some_and(|sent| sent.elapsed().as_secs_f64() < gap_secs)
+        {
+            return;
+        }
+        let started = Instant::now();
+        let message = if preview.chunks == 1 {
+            format!(
+                "{} of {} samples",
+                preview.samples, preview.samples_per_chunk
+            )
+        } else if preview.samples == preview.samples_per_chunk {
+            format!("{} of {} chunks", preview.chunk, preview.chunks)
+        } else {
+            format!(
+                "{} of {} chunks, then {} of {} samples of the next",
+                preview.chunk - 1,
+                preview.chunks,
+                preview.samples,
+                preview.samples_per_chunk
+            )
+        };
+        reporter.send(JobEvent::Preview {
+            maps: Box::new(preview.maps.clone()),
+            message,
+        });
+        self.last_cost_secs = started.elapsed().as_secs_f64();
+        self.last_sent = Some(Instant::now());
     }
 }
 
@@ -217,5 +276,67 @@ pub fn sweep_work(
             reporter.progress((i + 1) as f32 * 5.0 / thresholds.len() as f32, "sweeping");
         }
         Ok(Some(JobOutput::Sweep(points)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::infer::ResultMaps;
+    use crate::model::file::{ModelHeader, TrainingSummary, save_model};
+    use crate::volume::{SampleType, VoxelSize};
+
+    #[test]
+    fn inference_sends_a_preview_before_its_result() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let model = folder.path().join("tiny.ctuq");
+        let config = ModelConfig::new(Variant::Bcnn).with_widths([4, 4, 8, 8]);
+        let network = config.init(&Device::flex()).expect("valid config");
+        let header = ModelHeader::new(config, [8, 8, 8], TrainingSummary::default());
+        save_model(&model, &header, &network).expect("save");
+        let shape = [8, 16, 16];
+        let volume = Volume {
+            shape,
+            voxels: (0..8 * 16 * 16).map(|i| (i % 37) as f32).collect(),
+            voxel_size: VoxelSize::unknown(),
+            source_type: SampleType::F32,
+            value_range: None,
+        };
+        let settings = InferSettings {
+            model: Some(model),
+            samples: 8,
+            ..InferSettings::default()
+        };
+        let (sender, events) = channel();
+        let reporter = Reporter {
+            sender,
+            cancel: Arc::new(AtomicBool::new(false)),
+            repaint: Arc::new(|| {}),
+        };
+
+        let output = infer_work(settings, volume)(&reporter).expect("inference runs");
+        let Some(JobOutput::Results(results)) = output else {
+            panic!("no results");
+        };
+        let previews: Vec<(Box<ResultMaps>, String)> = events
+            .try_iter()
+            .filter_map(|event| match event {
+                JobEvent::Preview { maps, message } => Some((maps, message)),
+                _ => None,
+            })
+            .collect();
+        // The first preview always goes out; later ones wait for the pacer's gap.
+        let (first, message) = previews.first().expect("a preview arrived");
+        assert_eq!(message, "2 of 8 samples");
+        assert_eq!(first.shape, shape);
+        assert!(
+            first.mean != results.mean,
+            "2 samples give other means than 8"
+        );
     }
 }

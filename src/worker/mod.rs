@@ -51,6 +51,13 @@ pub enum JobEvent {
         /// KL divergence (BCNN only).
         kl: Option<f64>,
     },
+    /// Results so far of an inference that goes on (see [`crate::infer::engine::Preview`]).
+    Preview {
+        /// The maps as they stand.
+        maps: Box<ResultMaps>,
+        /// What they hold, e.g. "8 of 48 samples".
+        message: String,
+    },
     /// The job is done.
     Finished(JobOutput),
     /// The job failed; the message has its causes.
@@ -120,6 +127,8 @@ pub struct Job {
     pub losses: Vec<[f64; 3]>,
     /// Where it stands.
     pub state: JobState,
+    /// The newest preview not yet taken, with what it holds.
+    preview: Option<(Box<ResultMaps>, String)>,
     cancel: Arc<AtomicBool>,
     events: Receiver<JobEvent>,
     handle: Option<JoinHandle<()>>,
@@ -161,6 +170,7 @@ impl Job {
             message: String::new(),
             losses: Vec::new(),
             state: JobState::Running,
+            preview: None,
             cancel,
             events,
             handle: Some(handle),
@@ -189,7 +199,9 @@ impl Job {
                 JobEvent::Loss { step, bce, kl } => {
                     self.losses.push([step as f64, bce, kl.unwrap_or(f64::NAN)]);
                 }
+                JobEvent::Preview { maps, message } => self.preview = Some((maps, message)),
                 JobEvent::Finished(result) => {
+                    self.preview = None;
                     self.fraction = 1.0;
                     self.state = JobState::Finished;
                     output = Some(result);
@@ -211,6 +223,12 @@ impl Job {
             self.state = JobState::Failed("BUG: the job's thread panicked".into());
         }
         output
+    }
+
+    /// Takes the newest preview that arrived since the last call, with what it holds (call
+    /// after [`Job::poll`]; a finished job has none: its output replaces them).
+    pub fn take_preview(&mut self) -> Option<(Box<ResultMaps>, String)> {
+        self.preview.take()
     }
 
     /// Seconds since the start.
