@@ -9,19 +9,12 @@ use eframe::egui;
 
 use super::{MapKind, ViewId, ViewerApp};
 use crate::refine::refine;
-use crate::volume::{Samples, write_tiff};
+use crate::volume::{Samples, VolumeError, write_atomically, write_tiff};
 
 impl ViewerApp {
-    /// Asks where, then writes one map as TIFF.
-    pub(super) fn export_map(&mut self, kind: MapKind) -> anyhow::Result<()> {
+    /// Writes one map as TIFF.
+    pub(super) fn export_map(&mut self, kind: MapKind, path: PathBuf) -> anyhow::Result<()> {
         let samples = self.map_samples(kind)?;
-        let Some(path) = rfd::FileDialog::new()
-            .set_file_name(format!("{}.tif", kind.name()))
-            .add_filter("TIFF", &["tif", "tiff"])
-            .save_file()
-        else {
-            return Ok(());
-        };
         self.write_map(&path, samples)?;
         self.notice = Some(format!("saved {}", path.display()));
         Ok(())
@@ -64,17 +57,17 @@ impl ViewerApp {
             .with_context(|| format!("write {}", path.display()))
     }
 
-    /// Asks where, then writes the numbers at the current threshold and the sweep as CSV.
-    pub(super) fn export_metrics(&mut self) -> anyhow::Result<()> {
-        let Some(path) = rfd::FileDialog::new()
-            .set_file_name("metrics.csv")
-            .add_filter("CSV", &["csv"])
-            .save_file()
-        else {
-            return Ok(());
-        };
-        std::fs::write(&path, self.metrics_csv())
-            .with_context(|| format!("write {}", path.display()))?;
+    /// Writes the numbers at the current threshold and the sweep as CSV.
+    pub(super) fn export_metrics(&mut self, path: &Path) -> anyhow::Result<()> {
+        let csv = self.metrics_csv();
+        write_atomically(path, |writer| {
+            writer
+                .write_all(csv.as_bytes())
+                .map_err(|cause| VolumeError::Io {
+                    path: path.to_path_buf(),
+                    cause,
+                })
+        })?;
         self.notice = Some(format!("saved {}", path.display()));
         Ok(())
     }
@@ -113,27 +106,9 @@ impl ViewerApp {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    /// Asks where, then requests a screenshot; the callback crops it to the view and saves.
-    pub(super) fn screenshot(
-        &mut self,
-        ctx: &egui::Context,
-        view: Option<ViewId>,
-    ) -> anyhow::Result<()> {
-        let name = view.map_or("ctuq", |v| match v {
-            ViewId::ThreeD => "3d",
-            ViewId::Slice(axis) => match axis {
-                crate::render::SliceAxis::Axial => "axial",
-                crate::render::SliceAxis::Coronal => "coronal",
-                crate::render::SliceAxis::Sagittal => "sagittal",
-            },
-        });
-        let Some(path) = rfd::FileDialog::new()
-            .set_file_name(format!("{name}.png"))
-            .add_filter("PNG", &["png"])
-            .save_file()
-        else {
-            return Ok(());
-        };
+    /// Requests a screenshot of the next frame; the callback crops it to the view and saves
+    /// it to `path`, and the result comes back through the screenshot channel.
+    pub(super) fn screenshot(&mut self, ctx: &egui::Context, view: Option<ViewId>, path: PathBuf) {
         let region = view.and_then(|v| self.views.rects.get(&v).copied());
         let sender = self.screenshots.0.clone();
         let repaint = self.repaint();
@@ -147,20 +122,25 @@ impl ViewerApp {
             repaint();
         });
         ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
-        Ok(())
     }
 }
 
-/// Writes an egui image as PNG.
+/// Writes an egui image as PNG, atomically.
 ///
 /// # Errors
 /// The file cannot be written; the message names it.
-pub fn save_png(path: &PathBuf, image: &egui::ColorImage) -> Result<(), String> {
+pub fn save_png(path: &Path, image: &egui::ColorImage) -> Result<(), String> {
     let [width, height] = image.size;
     let bytes: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
     let buffer = image::RgbaImage::from_raw(width as u32, height as u32, bytes)
         .ok_or_else(|| format!("BUG: screenshot of {width} x {height} has the wrong size"))?;
-    buffer
-        .save(path)
-        .map_err(|e| format!("write {}: {e}", path.display()))
+    write_atomically(path, |writer| {
+        buffer
+            .write_to(writer, image::ImageFormat::Png)
+            .map_err(|cause| VolumeError::Io {
+                path: path.to_path_buf(),
+                cause: std::io::Error::other(cause),
+            })
+    })
+    .map_err(|error| error.to_string())
 }

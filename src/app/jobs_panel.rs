@@ -4,7 +4,7 @@
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints};
 
-use super::{Command, ViewerApp};
+use super::{Command, Question, ViewerApp};
 use crate::model::Variant;
 use crate::worker::JobState;
 
@@ -24,7 +24,7 @@ pub fn jobs_ui(app: &mut ViewerApp, ui: &mut egui::Ui, commands: &mut Vec<Comman
                 );
             ui.label(name);
             if ui.button("Browse…").clicked() {
-                commands.push(Command::ChooseModelDialog);
+                commands.push(Command::Ask(Question::ChooseModel));
             }
         });
         ui.add(egui::Slider::new(&mut settings.samples, 1..=64).text("samples"));

@@ -6,6 +6,7 @@
 //! handles, jobs). Panels draw and return [`Command`]s, applied after drawing.
 
 mod data;
+mod dialogs;
 mod export;
 mod jobs_panel;
 mod layers_panel;
@@ -23,6 +24,7 @@ use eframe::egui_wgpu;
 use serde::{Deserialize, Serialize};
 
 pub use data::{Dataset, Probe};
+pub use dialogs::Question;
 pub use views::ViewId;
 
 use crate::infer::ResultMaps;
@@ -116,7 +118,7 @@ impl Default for AppState {
 }
 
 /// A map or segmentation that can be exported as TIFF.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MapKind {
     /// Mean probability.
     Mean,
@@ -168,16 +170,16 @@ impl MapKind {
 #[must_use]
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
-    /// Pick an image with a dialog and open it.
-    OpenImageDialog,
-    /// Pick a label with a dialog.
-    OpenLabelDialog,
-    /// Pick a results folder with a dialog.
-    OpenResultsDialog,
-    /// Pick a model file for inference.
-    ChooseModelDialog,
-    /// Open files (command line, drag and drop).
+    /// Ask for a file with a dialog; the answer comes back as the command that uses it.
+    Ask(Question),
+    /// Open files (command line, drag and drop, File > Open image).
     Open(OpenRequest),
+    /// Open a label for the image on screen.
+    OpenLabel(PathBuf),
+    /// Show the results in a folder written by `ctuq infer`.
+    OpenResults(PathBuf),
+    /// Use this model file in the Infer panel.
+    SetModel(PathBuf),
     /// Set the window (raw intensities).
     SetWindow(f32, f32),
     /// Maximise a view, or go back to the grid.
@@ -190,12 +192,12 @@ pub enum Command {
     CancelJob(usize),
     /// Forget jobs that ended.
     ClearJobs,
-    /// Export a map as TIFF (asks where).
-    ExportMap(MapKind),
-    /// Export the current metrics and the sweep as CSV (asks where).
-    ExportMetrics,
-    /// Save a PNG of the window, or of one view (asks where).
-    Screenshot(Option<ViewId>),
+    /// Write a map as TIFF to this file.
+    ExportMap(MapKind, PathBuf),
+    /// Write the current metrics and the sweep as CSV to this file.
+    ExportMetrics(PathBuf),
+    /// Save a PNG of the window, or of one view, to this file.
+    Screenshot(Option<ViewId>, PathBuf),
     /// Hide the error banner.
     DismissError,
 }
@@ -227,6 +229,7 @@ pub struct ViewerApp {
     /// The threshold sweep for a mode.
     pub sweep: Option<(RefineMode, Vec<SweepPoint>)>,
     sweep_job: Option<Job>,
+    dialogs: dialogs::Dialogs,
     /// The error to show, once, until dismissed.
     pub error: Option<String>,
     /// A line on the last thing that went right (exports).
@@ -273,6 +276,7 @@ impl ViewerApp {
             stats: None,
             sweep: None,
             sweep_job: None,
+            dialogs: dialogs::Dialogs::default(),
             error: None,
             notice: None,
             screenshots: channel(),
@@ -457,9 +461,18 @@ impl ViewerApp {
     /// Takes job events; loads what finished jobs produced.
     fn poll_jobs(&mut self) {
         let mut outputs = Vec::new();
+        let mut preview = None;
         for job in &mut self.jobs {
             if let Some(output) = job.poll() {
                 outputs.push(output);
+            }
+            preview = job.take_preview().or(preview);
+        }
+        if let Some((maps, message)) = preview {
+            if let Err(error) = self.set_results(*maps) {
+                self.fail(&error);
+            } else {
+                self.notice = Some(format!("preview from {message}; inference goes on"));
             }
         }
         for output in outputs {
@@ -492,31 +505,17 @@ impl ViewerApp {
     /// Applies one command.
     pub fn apply(&mut self, ctx: &egui::Context, command: Command) {
         let result = match command {
-            Command::Open(request) => self.open(&request),
-            Command::OpenImageDialog => {
-                if let Some(image) = volume_dialog().pick_file() {
-                    self.open(&OpenRequest {
-                        image,
-                        ..OpenRequest::default()
-                    })
-                } else {
-                    Ok(())
-                }
+            Command::Ask(question) => {
+                let repaint = self.repaint();
+                self.dialogs.ask(question, repaint)
             }
-            Command::OpenLabelDialog => self.open_label_dialog(),
-            Command::OpenResultsDialog => match rfd::FileDialog::new().pick_folder() {
-                Some(folder) => ResultMaps::load(&folder)
-                    .with_context(|| format!("open results {}", folder.display()))
-                    .and_then(|results| self.set_results(results)),
-                None => Ok(()),
-            },
-            Command::ChooseModelDialog => {
-                if let Some(model) = rfd::FileDialog::new()
-                    .add_filter("ctuq model", &["ctuq"])
-                    .pick_file()
-                {
-                    self.state.infer.model = Some(model);
-                }
+            Command::Open(request) => self.open(&request),
+            Command::OpenLabel(path) => self.open_label(&path),
+            Command::OpenResults(folder) => ResultMaps::load(&folder)
+                .with_context(|| format!("open results {}", folder.display()))
+                .and_then(|results| self.set_results(results)),
+            Command::SetModel(model) => {
+                self.state.infer.model = Some(model);
                 Ok(())
             }
             Command::SetWindow(low, high) => {
@@ -539,9 +538,12 @@ impl ViewerApp {
                 self.jobs.retain(Job::is_running);
                 Ok(())
             }
-            Command::ExportMap(kind) => self.export_map(kind),
-            Command::ExportMetrics => self.export_metrics(),
-            Command::Screenshot(view) => self.screenshot(ctx, view),
+            Command::ExportMap(kind, path) => self.export_map(kind, path),
+            Command::ExportMetrics(path) => self.export_metrics(&path),
+            Command::Screenshot(view, path) => {
+                self.screenshot(ctx, view, path);
+                Ok(())
+            }
             Command::DismissError => {
                 self.error = None;
                 Ok(())
@@ -552,14 +554,12 @@ impl ViewerApp {
         }
     }
 
-    fn open_label_dialog(&mut self) -> anyhow::Result<()> {
+    fn open_label(&mut self, path: &std::path::Path) -> anyhow::Result<()> {
         let dataset = self.dataset.as_mut().context("open an image first")?;
-        let Some(path) = volume_dialog().pick_file() else {
-            return Ok(());
-        };
-        let label = crate::volume::read_label(&path, &Default::default(), None)
-            .with_context(|| format!("open label {}", path.display()))?;
-        dataset.set_label(label)?;
+        let context = || format!("open label {}", path.display());
+        let label =
+            crate::volume::read_label(path, &Default::default(), None).with_context(context)?;
+        dataset.set_label(label).with_context(context)?;
         self.upload_maps();
         self.results_changed();
         Ok(())
@@ -590,34 +590,25 @@ impl ViewerApp {
     fn menu_ui(&mut self, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.button("Open image…").clicked() {
-                    commands.push(Command::OpenImageDialog);
-                }
-                if ui.button("Open label…").clicked() {
-                    commands.push(Command::OpenLabelDialog);
-                }
-                if ui.button("Open results folder…").clicked() {
-                    commands.push(Command::OpenResultsDialog);
-                }
+                let mut ask = |ui: &mut egui::Ui, text: &str, question| {
+                    if ui.button(text).clicked() {
+                        commands.push(Command::Ask(question));
+                    }
+                };
+                ask(ui, "Open image…", Question::OpenImage);
+                ask(ui, "Open label…", Question::OpenLabel);
+                ask(ui, "Open results folder…", Question::OpenResults);
                 ui.separator();
                 ui.menu_button("Export map as TIFF", |ui| {
                     for kind in MapKind::ALL {
-                        if ui.button(kind.name()).clicked() {
-                            commands.push(Command::ExportMap(kind));
-                        }
+                        ask(ui, kind.name(), Question::ExportMap(kind));
                     }
                 });
-                if ui.button("Export metrics as CSV…").clicked() {
-                    commands.push(Command::ExportMetrics);
-                }
-                if ui.button("Screenshot of the window…").clicked() {
-                    commands.push(Command::Screenshot(None));
-                }
+                ask(ui, "Export metrics as CSV…", Question::ExportMetrics);
+                ask(ui, "Screenshot of the window…", Question::Screenshot(None));
                 ui.menu_button("Screenshot of a view", |ui| {
                     for view in ViewId::ALL {
-                        if ui.button(view.name()).clicked() {
-                            commands.push(Command::Screenshot(Some(view)));
-                        }
+                        ask(ui, view.name(), Question::Screenshot(Some(view)));
                     }
                 });
             });
@@ -679,6 +670,10 @@ impl ViewerApp {
             None => {
                 let [z, y, x] = self.crosshair;
                 ui.monospace(format!("crosshair (z,y,x) = ({z}, {y}, {x})"));
+                if let Some(question) = self.dialogs.open() {
+                    ui.separator();
+                    ui.weak(format!("waiting for the dialog \"{}\"", question.title()));
+                }
                 if let Some(notice) = &self.notice {
                     ui.separator();
                     ui.label(notice);
@@ -723,11 +718,6 @@ impl ViewerApp {
     }
 }
 
-/// A file dialog for volumes.
-fn volume_dialog() -> rfd::FileDialog {
-    rfd::FileDialog::new().add_filter("volumes", &["tif", "tiff", "nii", "gz", "raw"])
-}
-
 impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
@@ -735,6 +725,9 @@ impl eframe::App for ViewerApp {
         self.update_refinement();
         let mut commands = Vec::new();
         if let Some(command) = self.dropped_files(&ctx) {
+            commands.push(command);
+        }
+        if let Some(command) = self.dialogs.poll() {
             commands.push(command);
         }
 

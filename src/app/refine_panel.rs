@@ -4,7 +4,7 @@
 use eframe::egui;
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
-use super::{Command, MapKind, ViewerApp};
+use super::{Command, MapKind, Question, ViewerApp};
 use crate::refine::RefineMode;
 
 /// Draws the Refinement panel.
@@ -99,10 +99,10 @@ pub fn refine_ui(app: &mut ViewerApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
     }
     ui.horizontal(|ui| {
         if ui.button("Export refined TIFF…").clicked() {
-            commands.push(Command::ExportMap(MapKind::Refined));
+            commands.push(Command::Ask(Question::ExportMap(MapKind::Refined)));
         }
         if ui.button("Metrics CSV…").clicked() {
-            commands.push(Command::ExportMetrics);
+            commands.push(Command::Ask(Question::ExportMetrics));
         }
     });
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, Vec2};
 use eframe::egui_wgpu;
 
-use super::{Command, ViewerApp};
+use super::{Command, Question, ViewerApp};
 use crate::render::raycast::RaycastStyle;
 use crate::render::{
     Layer, RaycastCallback, RaycastUniforms, SliceAxis, SliceCallback, SliceGeometry, SliceStyle,
@@ -39,6 +39,16 @@ impl ViewId {
         match self {
             ViewId::Slice(axis) => axis.name(),
             ViewId::ThreeD => "3D",
+        }
+    }
+
+    /// The default file name of a screenshot of the view, without extension.
+    pub fn file_stem(self) -> &'static str {
+        match self {
+            ViewId::ThreeD => "3d",
+            ViewId::Slice(SliceAxis::Axial) => "axial",
+            ViewId::Slice(SliceAxis::Coronal) => "coronal",
+            ViewId::Slice(SliceAxis::Sagittal) => "sagittal",
         }
     }
 }
@@ -163,7 +173,7 @@ fn header_ui(
                     .on_hover_text("Save this view as PNG")
                     .clicked()
                 {
-                    commands.push(Command::Screenshot(Some(view)));
+                    commands.push(Command::Ask(Question::Screenshot(Some(view))));
                 }
             });
         });
