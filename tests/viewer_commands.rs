@@ -200,3 +200,47 @@ fn dropping_an_image_and_a_label_opens_both() {
     assert_eq!(dataset.shape(), [128, 128, 128]);
     assert!(dataset.label.is_some(), "the second file is its label");
 }
+
+#[test]
+fn a_running_job_shows_and_cancels_from_the_menu_bar() {
+    use ctuq::worker::Job;
+    use egui_kittest::kittest::Queryable as _;
+
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::Vec2::new(1000.0, 700.0))
+        .build_eframe(|cc| ViewerApp::new(cc, None));
+    let job = Job::spawn("infer", Arc::new(|| {}), |reporter| {
+        reporter.progress(0.5, "24 of 48 samples");
+        while !reporter.is_cancelled() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(None)
+    })
+    .expect("the job starts");
+    harness.state_mut().jobs.push(job);
+    for _ in 0..200 {
+        harness.step();
+        if harness.state().jobs[0].fraction > 0.0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+
+    harness.step();
+    let menu_bar_cancel = harness
+        .query_all_by_label("Cancel")
+        .find(|button| button.rect().top() < 30.0)
+        .expect("a Cancel button in the menu bar");
+    menu_bar_cancel.click();
+    for _ in 0..200 {
+        harness.step();
+        if !harness.state().jobs[0].is_running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        !harness.state().jobs[0].is_running(),
+        "the job was cancelled"
+    );
+}

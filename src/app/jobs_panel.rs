@@ -8,6 +8,30 @@ use super::{Command, Question, ViewerApp};
 use crate::model::Variant;
 use crate::worker::JobState;
 
+/// One line per running job for the menu bar, so that progress shows while the Jobs panel is
+/// scrolled away or collapsed: name, a short progress bar with the time left, and Cancel.
+pub fn running_jobs_ui(app: &ViewerApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
+    for (index, job) in app.jobs.iter().enumerate() {
+        if !job.is_running() {
+            continue;
+        }
+        ui.separator();
+        ui.strong(&job.name);
+        let left = job
+            .eta_secs()
+            .map_or_else(String::new, |eta| format!(", {eta:.0} s left"));
+        ui.add(
+            egui::ProgressBar::new(job.fraction)
+                .desired_width(180.0)
+                .text(format!("{:.0}%{left}", job.fraction * 100.0)),
+        )
+        .on_hover_text(&job.message);
+        if ui.small_button("Cancel").clicked() {
+            commands.push(Command::CancelJob(index));
+        }
+    }
+}
+
 /// Draws the Jobs panel.
 pub fn jobs_ui(app: &mut ViewerApp, ui: &mut egui::Ui, commands: &mut Vec<Command>) {
     let busy = app.jobs.iter().any(|job| job.is_running());

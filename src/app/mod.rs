@@ -641,6 +641,7 @@ impl ViewerApp {
                     ui.label(format!("voxel {}", dataset.volume.voxel_size));
                 }
             }
+            jobs_panel::running_jobs_ui(self, ui, commands);
         });
     }
 
