@@ -244,3 +244,63 @@ fn a_running_job_shows_and_cancels_from_the_menu_bar() {
         "the job was cancelled"
     );
 }
+
+#[test]
+fn a_preview_is_shown_and_called_a_preview_when_inference_stops() {
+    use ctuq::worker::{Job, JobEvent};
+
+    let (app, results) = viewer_with_results();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::Vec2::new(1000.0, 700.0))
+        .build_eframe(|_| app);
+    let mut preview = results.clone();
+    preview.uncertainty.iter_mut().for_each(|u| *u = 0.5);
+    let job = Job::spawn("infer", Arc::new(|| {}), move |reporter| {
+        reporter.send(JobEvent::Preview {
+            maps: Box::new(preview),
+            message: "2 of 48 samples".into(),
+        });
+        while !reporter.is_cancelled() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        Ok(None)
+    })
+    .expect("the job starts");
+    harness.state_mut().jobs.push(job);
+    let shown = |harness: &egui_kittest::Harness<'_, ViewerApp>| {
+        let dataset = harness
+            .state()
+            .dataset
+            .as_ref()
+            .expect("the sample is open");
+        dataset.results.as_ref().expect("results").uncertainty[0]
+    };
+    for _ in 0..200 {
+        harness.step();
+        if harness.state().preview.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(harness.state().preview.as_deref(), Some("2 of 48 samples"));
+    assert_eq!(shown(&harness), 0.5, "the preview's maps are on screen");
+
+    harness.state().jobs[0].cancel();
+    for _ in 0..200 {
+        harness.step();
+        if !harness.state().jobs[0].is_running() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    harness.step();
+    let notice = harness.state().notice.clone().unwrap_or_default();
+    assert!(notice.contains("not final results"), "{notice}");
+
+    // Final results replace the preview and its warning.
+    harness
+        .state_mut()
+        .load_results(results)
+        .expect("results fit");
+    assert!(harness.state().preview.is_none());
+}

@@ -234,6 +234,9 @@ pub struct ViewerApp {
     pub error: Option<String>,
     /// A line on the last thing that went right (exports).
     pub notice: Option<String>,
+    /// What the maps on screen hold while they are a preview of an unfinished inference
+    /// (e.g. "8 of 48 samples"); `None` once they are final or came from elsewhere.
+    pub preview: Option<String>,
     screenshots: (Sender<ScreenshotResult>, Receiver<ScreenshotResult>),
     repaint: Option<Repaint>,
 }
@@ -279,6 +282,7 @@ impl ViewerApp {
             dialogs: dialogs::Dialogs::default(),
             error: None,
             notice: None,
+            preview: None,
             screenshots: channel(),
             repaint: None,
         }
@@ -341,6 +345,7 @@ impl ViewerApp {
     fn set_results(&mut self, results: ResultMaps) -> anyhow::Result<()> {
         let dataset = self.dataset.as_mut().context("open an image first")?;
         dataset.set_results(results)?;
+        self.preview = None;
         self.upload_maps();
         self.results_changed();
         Ok(())
@@ -472,8 +477,17 @@ impl ViewerApp {
             if let Err(error) = self.set_results(*maps) {
                 self.fail(&error);
             } else {
-                self.notice = Some(format!("preview from {message}; inference goes on"));
+                self.notice = Some(format!("preview: {message}; inference goes on"));
+                self.preview = Some(message);
             }
+        }
+        if let Some(message) = &self.preview
+            && outputs.is_empty()
+            && !self.jobs.iter().any(Job::is_running)
+        {
+            self.notice = Some(format!(
+                "inference stopped: the maps shown are a preview ({message}), not final results"
+            ));
         }
         for output in outputs {
             match output {
@@ -640,6 +654,15 @@ impl ViewerApp {
                 } else {
                     ui.label(format!("voxel {}", dataset.volume.voxel_size));
                 }
+            }
+            if let Some(message) = &self.preview {
+                ui.separator();
+                ui.colored_label(ui.visuals().warn_fg_color, format!("preview: {message}"))
+                    .on_hover_text(
+                        "The maps shown come from an inference that has not finished: chunks \
+                         not reached yet are empty, and the chunk being sampled has fewer \
+                         samples than asked for.",
+                    );
             }
             jobs_panel::running_jobs_ui(self, ui, commands);
         });

@@ -164,21 +164,14 @@ impl PreviewPacer {
             return;
         }
         let started = Instant::now();
-        let message = if preview.chunks == 1 {
-            format!(
-                "{} of {} samples",
-                preview.samples, preview.samples_per_chunk
-            )
-        } else if preview.samples == preview.samples_per_chunk {
-            format!("{} of {} chunks", preview.chunk, preview.chunks)
+        let (chunk, chunks) = (preview.chunk, preview.chunks);
+        let (samples, samples_per_chunk) = (preview.samples, preview.samples_per_chunk);
+        let message = if chunks == 1 {
+            format!("{samples} of {samples_per_chunk} samples")
+        } else if samples == samples_per_chunk {
+            format!("{chunk} of {chunks} chunks done")
         } else {
-            format!(
-                "{} of {} chunks, then {} of {} samples of the next",
-                preview.chunk - 1,
-                preview.chunks,
-                preview.samples,
-                preview.samples_per_chunk
-            )
+            format!("chunk {chunk} of {chunks} at {samples} of {samples_per_chunk} samples")
         };
         reporter.send(JobEvent::Preview {
             maps: Box::new(preview.maps.clone()),
