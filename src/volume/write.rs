@@ -19,9 +19,13 @@ where
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let temporary = tempfile::Builder::new()
-        .prefix(".ctuq-")
-        .suffix(".partial")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".ctuq-").suffix(".partial");
+    // A temporary file is private (0600) by default; the output it becomes should get the
+    // permissions any new file gets (0666 less the umask), so that colleagues can read it.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let temporary = builder
         .tempfile_in(folder)
         .map_err(|e| VolumeError::io(path, e))?;
 
@@ -43,6 +47,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_get_the_permissions_of_any_new_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+
+        let folder = tempfile::tempdir().unwrap();
+        let plain = folder.path().join("plain.bin");
+        std::fs::write(&plain, b"plain").unwrap();
+        let atomic = folder.path().join("atomic.bin");
+        write_atomically(&atomic, |writer| {
+            writer
+                .write_all(b"atomic")
+                .map_err(|e| VolumeError::io(&atomic, e))
+        })
+        .unwrap();
+
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&atomic), mode(&plain));
+    }
 
     #[test]
     fn failed_write_leaves_the_old_file() {
