@@ -43,6 +43,18 @@ impl fmt::Display for Backend {
     }
 }
 
+impl Backend {
+    /// What the backend is, in words, for reports.
+    pub fn description(self) -> &'static str {
+        match self {
+            Backend::Cpu => "burn's flex CPU backend",
+            Backend::Wgpu => "burn's wgpu GPU backend",
+            Backend::Cuda => "burn's CUDA GPU backend",
+            Backend::Ndarray => "burn's ndarray CPU backend",
+        }
+    }
+}
+
 /// Why a backend cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

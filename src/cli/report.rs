@@ -230,6 +230,11 @@ fn build_plan(args: &ReportArgs) -> anyhow::Result<ReportPlan> {
         work: args.work.clone(),
         retrain: args.retrain,
         command,
+        backend: format!(
+            "{} (`--backend {}`)",
+            args.backend.description(),
+            args.backend
+        ),
     })
 }
 

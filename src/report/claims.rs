@@ -39,7 +39,7 @@ pub fn check(cases: &[CaseResult], ood: &[OodResult]) -> Vec<Claim> {
                 case: volume.name.clone(),
                 claim: format!(
                     "the {} is more uncertain on a material it never saw",
-                    model.variant
+                    model.variant.to_uppercase()
                 ),
                 paper: "not measured in the paper; its title: we know where we don't know".into(),
                 rule: format!(

@@ -156,8 +156,13 @@ fn training_lines(doc: &mut String, models: &[ModelResult]) {
             let validation = training
                 .val_accuracy
                 .map_or(String::new(), |a| format!(", validation accuracy {a:.4}"));
+            let epochs = if training.epochs == 1 {
+                "epoch"
+            } else {
+                "epochs"
+            };
             Some(format!(
-                "{}: {} epochs in {:.0} s{validation}",
+                "{}: {} {epochs} in {:.0} s{validation}",
                 model.variant.to_uppercase(),
                 training.epochs,
                 training.secs

@@ -61,6 +61,8 @@ pub struct ReportPlan {
     pub retrain: bool,
     /// The command that made the report, quoted in it.
     pub command: String,
+    /// Where the network runs, in words (e.g. "burn's flex CPU backend").
+    pub backend: String,
 }
 
 /// A labelled volume whose test slices both models are evaluated on.
@@ -306,7 +308,7 @@ pub fn run(plan: &ReportPlan, device: &Device, cancel: &AtomicBool) -> anyhow::R
     let report = Report {
         ctuq_version: env!("CARGO_PKG_VERSION").to_string(),
         command: plan.command.clone(),
-        machine: describe_machine(device),
+        machine: describe_machine(&plan.backend),
         samples: plan.samples,
         seed: plan.seed,
         claims: claims::check(&cases, &ood),
@@ -622,8 +624,8 @@ fn run_case(
     let result = CaseResult {
         name: case.name.clone(),
         slug: case.slug.clone(),
-        image: case.image.display().to_string(),
-        label: case.label.display().to_string(),
+        image: shown_path(&case.image),
+        label: shown_path(&case.label),
         shape: volume.shape,
         test_z: test,
         provenance: models.provenance.clone(),
@@ -747,7 +749,7 @@ fn run_ood(
     let result = OodResult {
         name: ood.name.clone(),
         slug: ood.slug.clone(),
-        image: ood.image.display().to_string(),
+        image: shown_path(&ood.image),
         shape: volume.shape,
         reference: reference.name.clone(),
         models: results,
@@ -783,8 +785,8 @@ fn infer_volume(
     Ok((maps, started.elapsed().as_secs_f64()))
 }
 
-/// The machine in words: CPU model and cores, and the device.
-fn describe_machine(device: &Device) -> String {
+/// The machine in words: CPU model and cores, and the backend.
+fn describe_machine(backend: &str) -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -795,7 +797,22 @@ fn describe_machine(device: &Device) -> String {
         })
         .unwrap_or_else(|| "unknown CPU".to_string());
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    format!("{cpu}, {cores} cores; network on {device:?}")
+    format!("{cpu}, {cores} cores; the network ran on {backend}")
+}
+
+/// A path as the report shows it: relative to the working folder, or to the folder above it,
+/// where it lies there (the report is committed; a machine's absolute paths would date it).
+fn shown_path(path: &Path) -> String {
+    let Ok(here) = std::env::current_dir() else {
+        return path.display().to_string();
+    };
+    if let Ok(inside) = path.strip_prefix(&here) {
+        return inside.display().to_string();
+    }
+    match here.parent().map(|above| path.strip_prefix(above)) {
+        Some(Ok(beside)) => Path::new("..").join(beside).display().to_string(),
+        _ => path.display().to_string(),
+    }
 }
 
 /// Writes a text file atomically.
