@@ -36,13 +36,14 @@ const MAX_HEADER_BYTES: u64 = 16 << 20;
 /// Errors reading or writing a model file (or a checkpoint, which shares the container).
 #[derive(Debug, thiserror::Error)]
 pub enum ModelFileError {
-    /// The file could not be read or written.
-    #[error("{path}: {source}")]
+    /// The file could not be read or written. The cause is in the message and not also the
+    /// error's source, so that a printed chain names it once.
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The file does not start with the expected magic bytes.
     #[error("{path}: not a ctuq {kind} file")]
@@ -305,9 +306,9 @@ pub(crate) fn write_container(
     version: u32,
     sections: &[&[u8]],
 ) -> Result<(), ModelFileError> {
-    let io_error = |source| ModelFileError::Io {
+    let io_error = |cause| ModelFileError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     };
     let file_name = path
         .file_name()
@@ -344,9 +345,9 @@ pub(crate) fn read_container(
     kind: &'static str,
     version: u32,
 ) -> Result<Vec<Vec<u8>>, ModelFileError> {
-    let bytes = fs::read(path).map_err(|source| ModelFileError::Io {
+    let bytes = fs::read(path).map_err(|cause| ModelFileError::Io {
         path: path.to_path_buf(),
-        source,
+        cause,
     })?;
     if bytes.len() < 16 || bytes[..8] != magic {
         return Err(ModelFileError::NotCtuqFile {
@@ -464,8 +465,14 @@ mod tests {
             "{wrong:?}"
         );
 
-        let missing = load_model(&dir.join("missing.ctuq"), None, &device);
-        assert!(matches!(missing, Err(ModelFileError::Io { .. })));
+        let missing = load_model(&dir.join("missing.ctuq"), None, &device)
+            .expect_err("a missing file is an error");
+        let ModelFileError::Io { cause, .. } = &missing else {
+            panic!("{missing:?}");
+        };
+        let cause = cause.to_string();
+        let chain = format!("{:#}", anyhow::Error::new(missing));
+        assert_eq!(chain.matches(&cause).count(), 1, "the cause once: {chain}");
 
         let write = |name: &str, bytes: &[u8]| {
             let p = dir.join(name);

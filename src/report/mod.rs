@@ -676,7 +676,7 @@ fn evaluate_model(
     let best = best_by_accuracy(&points).unwrap_or(at_paper[0]);
     ModelResult {
         variant: variant.name().to_string(),
-        model: path.display().to_string(),
+        model: shown_path(path),
         training,
         inference_secs,
         accuracy: prediction.overlap.accuracy,
