@@ -2,7 +2,7 @@
 //! threshold marked, and export of the refined segmentation.
 
 use eframe::egui;
-use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{Line, Plot, PlotPoints, VLine};
 
 use super::{Command, MapKind, Question, ViewerApp};
 use crate::refine::RefineMode;
@@ -80,20 +80,30 @@ pub fn refine_ui(app: &mut ViewerApp, ui: &mut egui::Ui, commands: &mut Vec<Comm
             .iter()
             .map(|p| [f64::from(p.threshold), p.overlap.foreground_fraction])
             .collect();
-        Plot::new("sweep")
-            .height(120.0)
-            .legend(Legend::default())
-            .include_y(0.0)
-            .include_y(1.0)
-            .allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .x_axis_label("threshold")
-            .show(ui, |plot| {
-                plot.line(Line::new("accuracy", PlotPoints::from(accuracy)));
-                plot.line(Line::new("foreground", PlotPoints::from(fraction)));
-                plot.vline(VLine::new("threshold", app.state.threshold));
+        // Two plots, each on its own y range: accuracy moves in the third decimal where the
+        // foreground fraction moves in the first, so one shared 0-1 axis flattens both.
+        let threshold = app.state.threshold;
+        let sweep_plot = |ui: &mut egui::Ui, name: &str, points: Vec<[f64; 2]>, x_label: bool| {
+            let plot = Plot::new(("sweep", name))
+                .height(85.0)
+                .include_x(0.0)
+                .include_x(1.0)
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .y_axis_label(name);
+            let plot = if x_label {
+                plot.x_axis_label("threshold")
+            } else {
+                plot.show_axes([false, true])
+            };
+            plot.show(ui, |plot| {
+                plot.line(Line::new(name, PlotPoints::from(points)));
+                plot.vline(VLine::new("threshold", threshold));
             });
+        };
+        sweep_plot(ui, "accuracy", accuracy, false);
+        sweep_plot(ui, "foreground", fraction, true);
     } else if app.dataset.as_ref().is_some_and(|d| d.label.is_none()) {
         ui.weak("Open a label to see accuracy, Dice, PAvPU and the sweep.");
     }
