@@ -154,7 +154,7 @@ fn a_folder_without_results_is_refused_by_name() {
 }
 
 #[test]
-fn a_model_picked_in_a_dialog_goes_to_the_infer_panel() {
+fn models_picked_in_dialogs_go_to_the_infer_and_train_panels() {
     let mut app = ViewerApp::with_state(AppState::default(), None);
     apply(
         &mut app,
@@ -164,6 +164,12 @@ fn a_model_picked_in_a_dialog_goes_to_the_infer_panel() {
         app.state.infer.model,
         Some(PathBuf::from("/models/bcnn.ctuq"))
     );
+
+    apply(
+        &mut app,
+        Command::SetTrainOutput(PathBuf::from("/models/new.ctuq")),
+    );
+    assert_eq!(app.state.train.output, PathBuf::from("/models/new.ctuq"));
 }
 
 /// A file handed over by drag and drop.

@@ -22,6 +22,8 @@ pub enum Question {
     OpenResults,
     /// A model file for the Infer panel.
     ChooseModel,
+    /// Where the Train panel writes its model.
+    SaveModel,
     /// Where to write a map as TIFF.
     ExportMap(MapKind),
     /// Where to write the metrics as CSV.
@@ -41,6 +43,7 @@ impl Question {
             Question::OpenLabel => Command::OpenLabel(path),
             Question::OpenResults => Command::OpenResults(path),
             Question::ChooseModel => Command::SetModel(path),
+            Question::SaveModel => Command::SetTrainOutput(path),
             Question::ExportMap(kind) => Command::ExportMap(kind, path),
             Question::ExportMetrics => Command::ExportMetrics(path),
             Question::Screenshot(view) => Command::Screenshot(view, path),
@@ -54,6 +57,7 @@ impl Question {
             Question::OpenLabel => "Open label".into(),
             Question::OpenResults => "Open a results folder".into(),
             Question::ChooseModel => "Choose a model".into(),
+            Question::SaveModel => "Save the trained model as".into(),
             Question::ExportMap(kind) => format!("Export {} as TIFF", kind.name()),
             Question::ExportMetrics => "Export metrics as CSV".into(),
             Question::Screenshot(_) => "Save a screenshot".into(),
@@ -68,6 +72,9 @@ impl Question {
             Question::OpenImage | Question::OpenLabel => dialog.add_filter("volumes", &volumes),
             Question::OpenResults => dialog,
             Question::ChooseModel => dialog.add_filter("ctuq model", &["ctuq"]),
+            Question::SaveModel => dialog
+                .set_file_name("model.ctuq")
+                .add_filter("ctuq model", &["ctuq"]),
             Question::ExportMap(kind) => dialog
                 .set_file_name(format!("{}.tif", kind.name()))
                 .add_filter("TIFF", &["tif", "tiff"]),
@@ -87,7 +94,10 @@ impl Question {
     fn saves(self) -> bool {
         matches!(
             self,
-            Question::ExportMap(_) | Question::ExportMetrics | Question::Screenshot(_)
+            Question::ExportMap(_)
+                | Question::ExportMetrics
+                | Question::Screenshot(_)
+                | Question::SaveModel
         )
     }
 }

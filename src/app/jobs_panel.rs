@@ -74,7 +74,12 @@ pub fn jobs_ui(app: &mut ViewerApp, ui: &mut egui::Ui, commands: &mut Vec<Comman
                 ui.selectable_value(&mut settings.chunk, side, side.to_string());
             }
         });
-        ui.label(format!("writes {}", settings.output.display()));
+        ui.horizontal(|ui| {
+            ui.label(format!("writes {}", settings.output.display()));
+            if ui.small_button("Save as…").clicked() {
+                commands.push(Command::Ask(Question::SaveModel));
+            }
+        });
         let has_label = app.dataset.as_ref().is_some_and(|d| d.label.is_some());
         if ui
             .add_enabled(has_label && !busy, egui::Button::new("Train"))

@@ -180,6 +180,8 @@ pub enum Command {
     OpenResults(PathBuf),
     /// Use this model file in the Infer panel.
     SetModel(PathBuf),
+    /// Write the Train panel's model to this file.
+    SetTrainOutput(PathBuf),
     /// Set the window (raw intensities).
     SetWindow(f32, f32),
     /// Maximise a view, or go back to the grid.
@@ -530,6 +532,10 @@ impl ViewerApp {
                 .and_then(|results| self.set_results(results)),
             Command::SetModel(model) => {
                 self.state.infer.model = Some(model);
+                Ok(())
+            }
+            Command::SetTrainOutput(output) => {
+                self.state.train.output = output;
                 Ok(())
             }
             Command::SetWindow(low, high) => {
