@@ -111,38 +111,43 @@ fn fs_main(in: FullscreenOut) -> @location(0) vec4<f32> {
         return vec4<f32>(BACKGROUND, 1.0);
     }
     let level = r.params.w;
-    var previous = span.x;
+    // First find the first sample at or above the level, in a loop that does nothing else:
+    // software rasterizers run it far faster without the shading inside.
+    var hit = steps;
     for (var i = 0u; i < steps; i++) {
-        let t = span.x + f32(i) * step_length;
-        if mean_at(origin + direction * t) >= level {
-            // Bisect between the last sample below the level and this one.
-            var below = previous;
-            var above = t;
-            for (var k = 0; k < 6; k++) {
-                let middle = 0.5 * (below + above);
-                if mean_at(origin + direction * middle) >= level {
-                    above = middle;
-                } else {
-                    below = middle;
-                }
-            }
-            let point = origin + direction * above;
-            let h = 1.0 / f32(max(max(r.shape.x, r.shape.y), r.shape.z));
-            let gradient = vec3<f32>(
-                mean_at(point + vec3<f32>(h, 0.0, 0.0)) - mean_at(point - vec3<f32>(h, 0.0, 0.0)),
-                mean_at(point + vec3<f32>(0.0, h, 0.0)) - mean_at(point - vec3<f32>(0.0, h, 0.0)),
-                mean_at(point + vec3<f32>(0.0, 0.0, h)) - mean_at(point - vec3<f32>(0.0, 0.0, h)),
-            );
-            var normal = -direction;
-            if length(gradient) > 1e-6 {
-                normal = -normalize(gradient);
-            }
-            let diffuse = abs(dot(normal, -direction));
-            let t_color = uncertainty_at(point) / max(r.params2.x, 1e-6);
-            let base = colormap_at(colormap_texture, t_color);
-            return vec4<f32>(base * (0.25 + 0.75 * diffuse), 1.0);
+        if mean_at(origin + direction * (span.x + f32(i) * step_length)) >= level {
+            hit = i;
+            break;
         }
-        previous = t;
     }
-    return vec4<f32>(BACKGROUND, 1.0);
+    if hit == steps {
+        return vec4<f32>(BACKGROUND, 1.0);
+    }
+
+    // Bisect between the last sample below the level and the hit.
+    var below = span.x + f32(max(hit, 1u) - 1u) * step_length;
+    var above = span.x + f32(hit) * step_length;
+    for (var k = 0; k < 6; k++) {
+        let middle = 0.5 * (below + above);
+        if mean_at(origin + direction * middle) >= level {
+            above = middle;
+        } else {
+            below = middle;
+        }
+    }
+    let point = origin + direction * above;
+    let h = 1.0 / f32(max(max(r.shape.x, r.shape.y), r.shape.z));
+    let gradient = vec3<f32>(
+        mean_at(point + vec3<f32>(h, 0.0, 0.0)) - mean_at(point - vec3<f32>(h, 0.0, 0.0)),
+        mean_at(point + vec3<f32>(0.0, h, 0.0)) - mean_at(point - vec3<f32>(0.0, h, 0.0)),
+        mean_at(point + vec3<f32>(0.0, 0.0, h)) - mean_at(point - vec3<f32>(0.0, 0.0, h)),
+    );
+    var normal = -direction;
+    if length(gradient) > 1e-6 {
+        normal = -normalize(gradient);
+    }
+    let diffuse = abs(dot(normal, -direction));
+    let t_color = uncertainty_at(point) / max(r.params2.x, 1e-6);
+    let base = colormap_at(colormap_texture, t_color);
+    return vec4<f32>(base * (0.25 + 0.75 * diffuse), 1.0);
 }

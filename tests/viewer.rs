@@ -1,6 +1,6 @@
-//! The viewer's rendering and layout, on a real wgpu device (lavapipe on CI): the slice and
-//! raycast shaders against the same image computed on the CPU, and the main window on the
-//! built-in sample with overlays on.
+//! The viewer's rendering and layout, on a real wgpu device (lavapipe on CI): the slice
+//! shader, the MIP and the iso-surface against the same image computed on the CPU, and the
+//! main window on the built-in sample with overlays on.
 
 use ctuq::app::{OpenRequest, ViewerApp};
 use ctuq::infer::ResultMaps;
@@ -162,9 +162,10 @@ fn trilinear(voxels: &[f32], shape: Shape, tc: [f32; 3]) -> f32 {
     value
 }
 
-/// The maximum intensity projection of the raycast shader, on the CPU.
-fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height: u32) -> Vec<f32> {
-    let mut image = Vec::new();
+/// The points at which the raycast shader samples the ray of each pixel, in texture
+/// coordinates, or `None` where the ray misses the box.
+fn cpu_rays(u: &RaycastUniforms, width: u32, height: u32) -> Vec<Option<Vec<[f32; 3]>>> {
+    let mut rays = Vec::new();
     for py in 0..height {
         for px in 0..width {
             let uv = [
@@ -187,26 +188,35 @@ fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height
                 exit = exit.min(t0.max(t1));
             }
             if enter >= exit {
-                image.push(f32::NAN);
+                rays.push(None);
                 continue;
             }
             let step = u.half_extent[3];
             let steps = ((exit - enter) / step) as usize + 1;
-            let mut peak = 0f32;
-            for i in 0..steps {
-                let d = enter + i as f32 * step;
-                let p = [
-                    u.eye[0] + dir[0] * d,
-                    u.eye[1] + dir[1] * d,
-                    u.eye[2] + dir[2] * d,
-                ];
-                let tc = [0, 1, 2].map(|a| (p[a] + half[a]) / (2.0 * half[a]));
-                peak = peak.max(trilinear(voxels, shape, tc));
-            }
-            image.push(peak);
+            let points = (0..steps)
+                .map(|i| {
+                    let d = enter + i as f32 * step;
+                    std::array::from_fn(|a| (u.eye[a] + dir[a] * d + half[a]) / (2.0 * half[a]))
+                })
+                .collect();
+            rays.push(Some(points));
         }
     }
-    image
+    rays
+}
+
+/// The maximum intensity projection of the raycast shader, on the CPU.
+fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height: u32) -> Vec<f32> {
+    cpu_rays(u, width, height)
+        .into_iter()
+        .map(|ray| match ray {
+            None => f32::NAN,
+            Some(points) => points
+                .iter()
+                .map(|&tc| trilinear(voxels, shape, tc))
+                .fold(0.0, f32::max),
+        })
+        .collect()
 }
 
 #[test]
@@ -280,6 +290,91 @@ fn raycast_mip_matches_the_cpu_mip() {
     assert!(
         close as f32 >= 0.97 * compared as f32,
         "{close} of {compared} pixels match the CPU MIP"
+    );
+}
+
+#[test]
+fn raycast_iso_surface_shows_where_the_cpu_ray_meets_the_level() {
+    let headless = headless();
+    let shape = [20, 24, 28];
+    let [d, h, w] = shape;
+    // The mean probability is a ball off centre; the uncertainty is the same everywhere.
+    let mut mean = Vec::with_capacity(d * h * w);
+    for z in 0..d {
+        for y in 0..h {
+            for x in 0..w {
+                let r2 = (z as f32 - 9.0).powi(2)
+                    + (y as f32 - 12.0).powi(2)
+                    + (x as f32 - 15.0).powi(2);
+                mean.push((1.0 - r2 / 160.0).max(0.0));
+            }
+        }
+    }
+    let mean_bytes: Vec<u8> = mean.iter().map(|&m| (m * 255.0).round() as u8).collect();
+    let stored_mean: Vec<f32> = mean_bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let uncertainty = 0.6f32;
+
+    let mut gpu = ViewerGpu::new(&headless.device, &headless.queue, offscreen::FORMAT);
+    let textures = VolumeTextures::new(
+        &headless.device,
+        &headless.queue,
+        shape,
+        &f16_bits(&vec![0.0; d * h * w]),
+        1,
+    )
+    .expect("textures");
+    let rgba: Vec<[u8; 4]> = mean_bytes.iter().map(|&m| [m, m, m, 0]).collect();
+    textures.write_probability(&headless.queue, &rgba);
+    textures.write_uncertainty(&headless.queue, &vec![uncertainty; d * h * w]);
+    gpu.textures = Some(textures);
+    let (width, height) = (64u32, 48u32);
+    let style = RaycastStyle {
+        mode: RenderMode::Iso,
+        window: [0.0, 1.0],
+        iso_level: 0.5,
+        uncertainty_max: 1.0,
+        has_results: true,
+    };
+    let uniforms = RaycastUniforms::new(
+        &OrbitCamera::default(),
+        shape,
+        [1.0; 3],
+        [width as f32, height as f32],
+        &style,
+    );
+    let (pixels, _) =
+        offscreen::render(&headless, &mut gpu, &Draw::Raycast(uniforms), width, height);
+
+    // A pixel shows the surface where its CPU ray has a sample at or above the level, and
+    // then takes the colormap's colour of the uncertainty, shaded: its channels keep the
+    // colormap's proportions. Elsewhere it shows the background.
+    let colour = colormap_rgb(uncertainty).map(f32::from);
+    let (mut hits, mut agree) = (0, 0);
+    let rays = cpu_rays(&uniforms, width, height);
+    for (i, ray) in rays.iter().enumerate() {
+        let hit = ray.as_ref().is_some_and(|points| {
+            points
+                .iter()
+                .any(|&tc| trilinear(&stored_mean, shape, tc) >= 0.5)
+        });
+        let rgb: [f32; 3] = std::array::from_fn(|c| f32::from(pixels[i * 4 + c]));
+        let shows_surface = if hit {
+            hits += 1;
+            let scale = rgb[1] / colour[1];
+            (0.2..=1.05).contains(&scale)
+                && (0..3).all(|c| (rgb[c] - colour[c] * scale).abs() <= 6.0)
+        } else {
+            !rgb.iter().all(|&v| (v - 0.055 * 255.0).abs() <= 4.0)
+        };
+        if shows_surface == hit {
+            agree += 1;
+        }
+    }
+    assert!(hits >= 50, "the ball should show: {hits} pixels hit it");
+    assert!(
+        agree as f32 >= 0.995 * rays.len() as f32,
+        "{agree} of {} pixels agree with the CPU rays",
+        rays.len()
     );
 }
 
