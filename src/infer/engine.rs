@@ -109,6 +109,17 @@ pub enum InferError {
     /// The user cancelled; nothing was written.
     #[error("cancelled")]
     Cancelled,
+    /// The network gave NaN or infinite probabilities: its weights are broken.
+    #[error(
+        "the network gave NaN or infinite probabilities (chunk {chunk} of {chunks}): the model \
+         file may be damaged or its training diverged; retrain it or use another model"
+    )]
+    NotFinite {
+        /// The chunk, from 1.
+        chunk: usize,
+        /// Chunks in all.
+        chunks: usize,
+    },
 }
 
 /// What produces T probability samples for one chunk. The network is the real one; tests
@@ -280,6 +291,7 @@ pub fn run_with_previews(
     mut preview: Option<&mut dyn FnMut(Preview<'_>)>,
 ) -> Result<ResultMaps, InferError> {
     check(config)?;
+    check_grid(config, volume.shape)?;
     let started = Instant::now();
     let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
     let overlap = [0, 1, 2].map(|axis| config.overlap[axis].min(config.chunk[axis] - 1));
@@ -327,6 +339,12 @@ pub fn run_with_previews(
         let samples = sampler
             .sample_chunk(input, chunk.size, cancel, &mut on_sample)
             .ok_or(InferError::Cancelled)?;
+        if samples.iter().any(|p| !p.is_finite()) {
+            return Err(InferError::NotFinite {
+                chunk: done + 1,
+                chunks: total,
+            });
+        }
         summarize_owned(&chunk, &samples, samples_per_chunk, config, &mut maps);
         let elapsed_secs = started.elapsed().as_secs_f64();
         send(
@@ -406,6 +424,34 @@ fn check(config: &InferConfig) -> Result<(), InferError> {
     }
     Ok(())
 }
+
+/// Refuses chunks too small for the network and overlaps that leave no step between chunks
+/// (which would make the grid one chunk per voxel), on the axes where the chunk is smaller
+/// than the volume; where it covers the axis, one chunk does and the overlap is moot.
+fn check_grid(config: &InferConfig, shape: [usize; 3]) -> Result<(), InferError> {
+    for axis in 0..3 {
+        let (chunk, overlap, side) = (config.chunk[axis], config.overlap[axis], shape[axis]);
+        if chunk.min(side) < MIN_CHUNK_SIDE.min(side) {
+            return Err(InferError::Config(format!(
+                "--chunk {:?} has a side under {MIN_CHUNK_SIDE}: the network would see too \
+                 little around each voxel",
+                config.chunk
+            )));
+        }
+        if chunk < side && overlap >= chunk {
+            return Err(InferError::Config(format!(
+                "--overlap {:?} must be smaller than --chunk {:?} on every axis the chunk does \
+                 not cover whole (a quarter of the chunk is the default)",
+                config.overlap, config.chunk
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The smallest chunk side inference accepts: the network's three poolings take a side of 8
+/// down to one voxel.
+pub const MIN_CHUNK_SIDE: usize = 8;
 
 fn send(events: Option<&Sender<InferEvent>>, event: InferEvent) {
     if let Some(events) = events {
@@ -550,6 +596,63 @@ mod tests {
 
         assert_eq!(seen, [(1, 2), (1, 4), (1, 8), (2, 2), (2, 4)]);
         assert!(maps.mean == all.mean && maps.uncertainty == all.uncertainty);
+    }
+
+    /// A sampler whose network is broken: every probability is NaN.
+    struct Broken;
+
+    impl ChunkSampler for Broken {
+        fn sample_count(&self) -> usize {
+            2
+        }
+
+        fn sample_chunk(
+            &self,
+            chunk: Vec<f32>,
+            _: [usize; 3],
+            _: &AtomicBool,
+            _: &mut dyn FnMut(&[f32]),
+        ) -> Option<Vec<f32>> {
+            Some(vec![f32::NAN; 2 * chunk.len()])
+        }
+    }
+
+    #[test]
+    fn a_network_giving_nan_is_an_error_not_a_map() {
+        let volume = volume([8, 8, 8]);
+        let config = InferConfig {
+            samples: 2,
+            ..InferConfig::default()
+        };
+        let result = run(&Broken, &volume, &config, None, &AtomicBool::new(false));
+        assert!(
+            matches!(result, Err(InferError::NotFinite { chunk: 1, .. })),
+            "{:?}",
+            result.err()
+        );
+    }
+
+    #[test]
+    fn grids_without_a_step_or_with_tiny_chunks_are_refused() {
+        let volume = volume([6, 20, 20]);
+        let cancel = AtomicBool::new(false);
+        let run_with = |chunk: [usize; 3], overlap: [usize; 3]| {
+            let config = InferConfig {
+                samples: 2,
+                chunk,
+                overlap,
+                ..InferConfig::default()
+            };
+            run(&Pointwise(2), &volume, &config, None, &cancel)
+        };
+
+        let error = run_with([8, 8, 8], [2, 8, 2]).err().expect("refused");
+        assert!(error.to_string().contains("--overlap"), "{error}");
+        let error = run_with([6, 4, 8], [0, 0, 0]).err().expect("refused");
+        assert!(error.to_string().contains("under 8"), "{error}");
+        // A chunk covering an axis whole (z here) has no step to lose; a short axis may be
+        // shorter than 8.
+        assert!(run_with([6, 10, 10], [6, 4, 4]).is_ok());
     }
 
     #[test]
