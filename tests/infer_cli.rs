@@ -159,6 +159,61 @@ fn infer_refuses_bad_input() {
     ]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("percentiles"));
+    assert!(
+        !out.exists(),
+        "bad settings are refused before the folder is made"
+    );
+
+    let file = folder.path().join("a file");
+    std::fs::write(&file, b"").unwrap();
+    let output = infer(&model, &image, &file, "0");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("not a folder"));
+}
+
+#[test]
+fn segment_refuses_bad_settings_before_the_inference() {
+    let folder = tempfile::tempdir().unwrap();
+    let image = crop(folder.path());
+    let [d, h, w] = CROP;
+    let short_label = folder.path().join("short_label.tif");
+    let voxels = vec![0u8; (d - 1) * h * w];
+    write_tiff(
+        &short_label,
+        [d - 1, h, w],
+        &Samples::U8(voxels),
+        &VoxelSize::unknown(),
+    )
+    .unwrap();
+    let model = model(folder.path(), Variant::Bcnn);
+    let out = folder.path().join("segmented");
+    let segment = |extra: &[&str]| {
+        let mut args = vec![
+            "segment",
+            image.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let output = ctuq(&args);
+        assert!(!output.status.success(), "{extra:?} should be refused");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+
+    let error = segment(&["--label", short_label.to_str().unwrap()]);
+    assert!(error.contains("short_label.tif"), "{error}");
+    let error = segment(&["--threshold", "2"]);
+    assert!(error.contains("--threshold"), "{error}");
+    let error = segment(&["--eval-z", "20:10"]);
+    assert!(
+        error.contains("--eval-z") && error.contains("no slices"),
+        "{error}"
+    );
+    let error = segment(&["--eval-z", "0:1000"]);
+    assert!(error.contains("--eval-z"), "{error}");
+    assert!(!out.exists(), "no inference ran, so nothing was written");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 
 use crate::infer::ResultMaps;
@@ -125,7 +125,11 @@ pub fn parse_z_range(text: &str) -> anyhow::Result<std::ops::Range<usize>> {
     let parsed = text.split_once(':').and_then(|(start, end)| {
         Some(start.trim().parse::<usize>().ok()?..end.trim().parse::<usize>().ok()?)
     });
-    parsed.with_context(|| format!("{text:?} is not START:END, e.g. 96:128"))
+    let range = parsed.with_context(|| format!("{text:?} is not START:END, e.g. 96:128"))?;
+    if range.is_empty() {
+        bail!("{text:?} holds no slices: START must be below END (END is exclusive), e.g. 96:128");
+    }
+    Ok(range)
 }
 
 /// Formats an optional ratio for the table.

@@ -12,7 +12,7 @@ use super::InputArgs;
 use super::input::parse_triple;
 use super::progress::{bar, cancel_on_ctrl_c};
 use crate::backend::{self, Backend};
-use crate::infer::results::RunSummary;
+use crate::infer::results::{RunSummary, prepare_folder};
 use crate::infer::{InferConfig, InferEvent, NetworkSampler, default_chunking, engine};
 use crate::model::file::load_model;
 use crate::volume::{VolumeError, read_volume, write_atomically};
@@ -83,6 +83,7 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
     if chunk.contains(&0) {
         bail!("--chunk {chunk:?} has a zero side");
     }
+
     let config = InferConfig {
         samples: args.samples,
         lower_percentile: args.lower,
@@ -91,6 +92,8 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         overlap,
         seed: args.seed,
     };
+    engine::check_config(&config, volume.shape)?;
+    prepare_folder(&args.out).context("--out: the results folder cannot be written")?;
     tracing::info!(
         "{} on {} ({} x {} x {}), {} samples, chunks {:?}, backend {}",
         header.model.variant.name(),

@@ -3,17 +3,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::anyhow;
+use anyhow::{Context as _, anyhow, bail};
 use clap::Args;
 
 use super::InputArgs;
-use super::eval::{self, EvalArgs, parse_axis};
+use super::eval::{self, EvalArgs, parse_axis, parse_z_range};
 use super::infer::{self, InferArgs};
 use super::refine::{self, RefineArgs};
 use crate::assets;
 use crate::backend::Backend;
 use crate::metrics::Axis;
 use crate::refine::RefineMode;
+use crate::volume::{ReadOptions, check_same_shape, read_label, read_raw_volume};
 
 /// Arguments of `ctuq segment`.
 #[derive(Debug, Args)]
@@ -90,6 +91,32 @@ pub fn run(args: &SegmentArgs) -> anyhow::Result<()> {
         let held_out = assets::SAMPLE_HELD_OUT_Z;
         builtin_sample.then(|| format!("{}:{}", held_out.start, held_out.end))
     });
+
+    // Everything that can be checked before the inference is, so that a typo costs seconds,
+    // not a whole run.
+    if !(0.0..=1.0).contains(&args.threshold) {
+        bail!("--threshold {} is outside [0, 1]", args.threshold);
+    }
+    let label_shape = match &label {
+        Some(path) => Some(read_label(path, &ReadOptions::default(), None)?.shape),
+        None => None,
+    };
+    if label_shape.is_some() || eval_z.is_some() {
+        let shape = read_raw_volume(&image, &args.input.read_options()?)?.shape;
+        if let (Some(label_shape), Some(path)) = (label_shape, &label) {
+            check_same_shape(&image, shape, path, label_shape)?;
+        }
+        if let Some(text) = &eval_z {
+            let z = parse_z_range(text).context("--eval-z")?;
+            if z.end > shape[0] {
+                bail!(
+                    "--eval-z {text}: {} has {} slices",
+                    image.display(),
+                    shape[0]
+                );
+            }
+        }
+    }
 
     infer::run(&InferArgs {
         model,

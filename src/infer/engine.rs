@@ -290,8 +290,7 @@ pub fn run_with_previews(
     cancel: &AtomicBool,
     mut preview: Option<&mut dyn FnMut(Preview<'_>)>,
 ) -> Result<ResultMaps, InferError> {
-    check(config)?;
-    check_grid(config, volume.shape)?;
+    check_config(config, volume.shape)?;
     let started = Instant::now();
     let normalized = ZScore::fit(&volume.voxels).apply(&volume.voxels);
     let overlap = [0, 1, 2].map(|axis| config.overlap[axis].min(config.chunk[axis] - 1));
@@ -402,6 +401,16 @@ fn summarize_owned(
 }
 
 /// Refuses settings that cannot give a meaningful result.
+/// Checks `config` for a volume of `shape` without running anything, so that a command can
+/// refuse bad settings before it prepares its outputs; [`run`] checks the same.
+///
+/// # Errors
+/// The settings are unusable; the message says which and why.
+pub fn check_config(config: &InferConfig, shape: [usize; 3]) -> Result<(), InferError> {
+    check(config)?;
+    check_grid(config, shape)
+}
+
 fn check(config: &InferConfig) -> Result<(), InferError> {
     if config.samples == 0 {
         return Err(InferError::Config("--samples must be at least 1".into()));

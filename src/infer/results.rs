@@ -87,6 +87,40 @@ const F32_MAPS: [&str; 5] = [
 ];
 const U8_MAPS: [&str; 3] = ["prediction.tif", "lower_seg.tif", "upper_seg.tif"];
 
+/// Files that `ctuq refine` and `ctuq eval` derive from a folder's maps; new maps make them
+/// stale.
+pub const DERIVED_FILES: [&str; 5] = [
+    "refined.tif",
+    "flagged.tif",
+    "metrics.json",
+    "metrics.slices.csv",
+    "sweep.csv",
+];
+
+/// Makes `folder` ready for results before a long run, so that a folder that cannot be
+/// written fails at once rather than after the inference: creates it if needed and writes
+/// and removes a probe file in it.
+pub fn prepare_folder(folder: &Path) -> Result<(), VolumeError> {
+    if folder.exists() && !folder.is_dir() {
+        return Err(VolumeError::invalid(
+            folder,
+            "is a file, not a folder: give --out a folder for the maps",
+        ));
+    }
+    std::fs::create_dir_all(folder).map_err(|cause| VolumeError::Io {
+        path: folder.into(),
+        cause,
+    })?;
+    tempfile::Builder::new()
+        .prefix(".ctuq-probe-")
+        .tempfile_in(folder)
+        .map(drop)
+        .map_err(|cause| VolumeError::Io {
+            path: folder.into(),
+            cause,
+        })
+}
+
 impl ResultMaps {
     /// Maps of zeros for a volume of `shape`.
     pub fn zeros(shape: Shape, voxel_size: VoxelSize) -> ResultMaps {
@@ -141,12 +175,11 @@ impl ResultMaps {
         self.upper_seg[index] = u8::from(summary.upper > SEGMENTATION_THRESHOLD);
     }
 
-    /// Writes every map into `folder` (created if needed), each atomically.
+    /// Writes every map into `folder` (created if needed), each atomically, then removes the
+    /// files that earlier commands derived from the maps it replaces ([`DERIVED_FILES`]), so
+    /// that `ctuq eval` never scores an old refinement against new maps.
     pub fn write(&self, folder: &Path) -> Result<(), ResultsError> {
-        std::fs::create_dir_all(folder).map_err(|e| VolumeError::Io {
-            path: folder.into(),
-            cause: e,
-        })?;
+        prepare_folder(folder)?;
         let f32_maps = [
             &self.mean,
             &self.lower,
@@ -170,6 +203,14 @@ impl ResultMaps {
                 &Samples::U8(map.clone()),
                 &self.voxel_size,
             )?;
+        }
+        for name in DERIVED_FILES {
+            let path = folder.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => tracing::info!("removed {name}: it came from the maps just replaced"),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(cause) => return Err(VolumeError::Io { path, cause }.into()),
+            }
         }
         Ok(())
     }
@@ -302,6 +343,43 @@ mod tests {
         assert!(
             error.contains("uncertainty.tif") && error.contains("ctuq infer"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn new_maps_remove_what_was_derived_from_the_old_ones() {
+        let folder = tempfile::tempdir().unwrap();
+        let maps = ResultMaps::zeros([2, 3, 4], VoxelSize::unknown());
+        for name in DERIVED_FILES {
+            std::fs::write(folder.path().join(name), b"from an older run").unwrap();
+        }
+        std::fs::write(folder.path().join("notes.txt"), b"the user's").unwrap();
+
+        maps.write(folder.path()).unwrap();
+        for name in DERIVED_FILES {
+            assert!(!folder.path().join(name).exists(), "{name} is stale");
+        }
+        assert!(
+            folder.path().join("notes.txt").exists(),
+            "other files are left alone"
+        );
+    }
+
+    #[test]
+    fn a_results_folder_that_is_a_file_is_refused_before_any_work() {
+        let folder = tempfile::tempdir().unwrap();
+        let file = folder.path().join("results");
+        std::fs::write(&file, b"").unwrap();
+        let error = prepare_folder(&file).unwrap_err().to_string();
+        assert!(error.contains("not a folder"), "{error}");
+
+        let nested = folder.path().join("a").join("b");
+        prepare_folder(&nested).unwrap();
+        assert!(nested.is_dir());
+        assert_eq!(
+            std::fs::read_dir(&nested).unwrap().count(),
+            0,
+            "no probe left behind"
         );
     }
 }
