@@ -438,8 +438,7 @@ fn check(config: &InferConfig) -> Result<(), InferError> {
 /// (which would make the grid one chunk per voxel), on the axes where the chunk is smaller
 /// than the volume; where it covers the axis, one chunk does and the overlap is moot.
 fn check_grid(config: &InferConfig, shape: [usize; 3]) -> Result<(), InferError> {
-    for axis in 0..3 {
-        let (chunk, overlap, side) = (config.chunk[axis], config.overlap[axis], shape[axis]);
+    for ((&chunk, &overlap), &side) in config.chunk.iter().zip(&config.overlap).zip(&shape) {
         if chunk.min(side) < MIN_CHUNK_SIDE.min(side) {
             return Err(InferError::Config(format!(
                 "--chunk {:?} has a side under {MIN_CHUNK_SIDE}: the network would see too \
@@ -655,9 +654,9 @@ mod tests {
             run(&Pointwise(2), &volume, &config, None, &cancel)
         };
 
-        let error = run_with([8, 8, 8], [2, 8, 2]).err().expect("refused");
+        let error = run_with([8, 8, 8], [2, 8, 2]).expect_err("refused");
         assert!(error.to_string().contains("--overlap"), "{error}");
-        let error = run_with([6, 4, 8], [0, 0, 0]).err().expect("refused");
+        let error = run_with([6, 4, 8], [0, 0, 0]).expect_err("refused");
         assert!(error.to_string().contains("under 8"), "{error}");
         // A chunk covering an axis whole (z here) has no step to lose; a short axis may be
         // shorter than 8.
