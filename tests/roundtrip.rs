@@ -207,4 +207,34 @@ fn raw_binary_reads_with_given_shape_type_and_order() {
         message.contains("scan.raw") && message.contains("--raw-shape"),
         "{message}"
     );
+
+    let nonsense = run(&[
+        "--raw-shape",
+        "4,40,35",
+        "--raw-type",
+        "u16",
+        "--raw-offset",
+        "16",
+        "--voxel-size=-1,0,nan",
+    ]);
+    assert!(!nonsense.status.success());
+    let message = String::from_utf8_lossy(&nonsense.stderr);
+    assert!(
+        message.contains("--voxel-size") && message.contains("positive"),
+        "{message}"
+    );
+
+    // convert writes TIFF only, so another extension would be a lie about the file.
+    let nifti = folder.path().join("scan.nii.gz");
+    let refused = Command::new(env!("CARGO_BIN_EXE_ctuq"))
+        .args(["convert".as_ref(), output.as_os_str(), nifti.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("scan.nii.gz") && message.contains(".tif"),
+        "{message}"
+    );
+    assert!(!nifti.exists());
 }

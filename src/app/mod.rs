@@ -818,8 +818,8 @@ pub fn run(open: OpenRequest) -> anyhow::Result<()> {
     if !has_display() {
         anyhow::bail!(
             "no display (neither DISPLAY nor WAYLAND_DISPLAY is set): the viewer needs a \
-             window. Without one, use the headless commands: ctuq info, infer, eval, refine, \
-             train (ctuq --help)"
+             window. Without one, use the headless commands: ctuq segment (the main job), info, \
+             infer, eval, refine, train (ctuq --help)"
         );
     }
     let options = eframe::NativeOptions {
@@ -838,7 +838,7 @@ pub fn run(open: OpenRequest) -> anyhow::Result<()> {
     .map_err(|error| {
         anyhow::anyhow!(
             "cannot open the viewer window: {error}. Without a working display or GPU, use \
-             the headless commands: ctuq info, infer, eval, refine, train (ctuq --help)"
+             the headless commands: ctuq segment, info, infer, eval, refine, train (ctuq --help)"
         )
     })
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::bail;
 use clap::Args;
 
 use super::InputArgs;
@@ -22,6 +23,16 @@ pub struct ConvertArgs {
 
 /// Runs `ctuq convert`.
 pub fn run(args: &ConvertArgs) -> anyhow::Result<()> {
+    let is_tiff = args
+        .output
+        .extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("tif") || ext.eq_ignore_ascii_case("tiff"));
+    if !is_tiff {
+        bail!(
+            "{}: ctuq convert writes multi-page TIFF only; name the output .tif or .tiff",
+            args.output.display()
+        );
+    }
     let options = args.options.read_options()?;
     let raw = volume::read_raw_volume(&args.input, &options)?;
     volume::write_tiff(&args.output, raw.shape, &raw.samples, &raw.voxel_size)?;

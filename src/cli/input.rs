@@ -65,6 +65,12 @@ impl InputArgs {
                     None => VoxelSize::unknown(),
                     Some(text) => {
                         let zyx = parse_triple::<f64>(text).context("--voxel-size")?;
+                        if zyx.iter().any(|&side| !(side.is_finite() && side > 0.0)) {
+                            bail!(
+                                "--voxel-size {text}: every side must be a positive number, \
+                                 e.g. 0.65,0.65,0.65"
+                            );
+                        }
                         VoxelSize::new(zyx, &self.unit)
                     }
                 };

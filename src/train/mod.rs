@@ -163,8 +163,13 @@ pub enum TrainError {
     File(#[from] ModelFileError),
     /// The loss became NaN or infinite.
     #[error(
-        "loss is not finite at epoch {epoch}, step {step} (bce {bce}, kl {kl:?}); try a lower \
-         learning rate. The last good checkpoint is kept at {checkpoint}"
+        "loss is not finite at epoch {epoch}, step {step} (bce {bce}{}); try a lower learning \
+         rate. {}",
+        kl.map_or_else(String::new, |kl| format!(", kl {kl}")),
+        checkpoint.as_ref().map_or_else(
+            || "No epoch finished, so there is no checkpoint to resume from".to_string(),
+            |path| format!("The last good checkpoint is kept at {}", path.display())
+        )
     )]
     NonFiniteLoss {
         /// The epoch (from 1).
@@ -175,8 +180,8 @@ pub enum TrainError {
         bce: f64,
         /// The KL divergence, for the BCNN.
         kl: Option<f64>,
-        /// The checkpoint left on disk.
-        checkpoint: PathBuf,
+        /// The checkpoint left on disk, if an epoch finished before.
+        checkpoint: Option<PathBuf>,
     },
 }
 
@@ -476,7 +481,7 @@ pub fn train(
                     step: index + 1,
                     bce: bce_value,
                     kl: kl_value,
-                    checkpoint,
+                    checkpoint: checkpoint.is_file().then(|| checkpoint.clone()),
                 });
             }
             let grads = GradientsParams::from_grads(loss.backward(), &state.network);

@@ -389,3 +389,20 @@ fn bad_jobs_are_refused_before_any_work() {
     assert!(matches!(run(bad_lr).0, Err(TrainError::Config(_))));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_divergence_before_any_checkpoint_says_there_is_none() {
+    let error = TrainError::NonFiniteLoss {
+        epoch: 1,
+        step: 4,
+        bce: 5.0e22,
+        kl: Some(f64::INFINITY),
+        checkpoint: None,
+    };
+    let message = error.to_string();
+    assert!(message.contains("no checkpoint"), "{message}");
+    assert!(
+        message.contains("kl inf") && !message.contains("Some("),
+        "{message}"
+    );
+}
