@@ -310,3 +310,35 @@ fn a_preview_is_shown_and_called_a_preview_when_inference_stops() {
         .expect("results fit");
     assert!(harness.state().preview.is_none());
 }
+
+#[test]
+fn an_image_opens_even_when_its_label_does_not_fit() {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let wrong = folder.path().join("short_label.tif");
+    write_tiff(
+        &wrong,
+        [4, 5, 6],
+        &Samples::U8(vec![1; 120]),
+        &VoxelSize::unknown(),
+    )
+    .expect("write");
+    let request = OpenRequest {
+        label: Some(wrong),
+        start_inference: false,
+        model: None,
+        ..OpenRequest::sample()
+    };
+    let mut app = ViewerApp::with_state(AppState::default(), None);
+
+    let error = format!(
+        "{:#}",
+        app.open(&request).expect_err("the label is refused")
+    );
+    assert!(
+        error.contains("short_label.tif") && error.contains("4 x 5 x 6"),
+        "{error}"
+    );
+    let dataset = app.dataset.as_ref().expect("the image is open");
+    assert_eq!(dataset.shape(), [128, 128, 128]);
+    assert!(dataset.label.is_none());
+}

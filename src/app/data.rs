@@ -83,9 +83,11 @@ impl Dataset {
     pub fn set_label(&mut self, label: Label) -> anyhow::Result<()> {
         anyhow::ensure!(
             label.shape == self.volume.shape,
-            "the label's shape {:?} differs from the image's {:?}",
-            label.shape,
-            self.volume.shape
+            "the label has shape {} but the image {} has {} (z, y, x); they must match voxel for \
+             voxel",
+            shape_text(label.shape),
+            self.image_path.display(),
+            shape_text(self.volume.shape)
         );
         self.label = Some(label);
         Ok(())
@@ -98,9 +100,11 @@ impl Dataset {
     pub fn set_results(&mut self, results: ResultMaps) -> anyhow::Result<()> {
         anyhow::ensure!(
             results.shape == self.volume.shape,
-            "the results' shape {:?} differs from the image's {:?}",
-            results.shape,
-            self.volume.shape
+            "the results have shape {} but the image {} has {} (z, y, x): they come from \
+             another volume",
+            shape_text(results.shape),
+            self.image_path.display(),
+            shape_text(self.volume.shape)
         );
         self.results = Some(results);
         Ok(())
@@ -257,6 +261,11 @@ fn intensity_stats(voxels: &[f32]) -> ((f32, f32), (f32, f32), Vec<u64>) {
         histogram[bin * HISTOGRAM_BINS / FINE] += n;
     }
     ((low, high), (quantile(0.01), quantile(0.99)), histogram)
+}
+
+/// A shape as the CLI writes it: "16 x 32 x 31".
+fn shape_text([d, h, w]: [usize; 3]) -> String {
+    format!("{d} x {h} x {w}")
 }
 
 #[cfg(test)]

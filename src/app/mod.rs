@@ -309,12 +309,7 @@ impl ViewerApp {
     /// # Errors
     /// Unreadable files or shapes that disagree.
     pub fn open(&mut self, request: &OpenRequest) -> anyhow::Result<()> {
-        let mut dataset = Dataset::open(&request.image, request.label.as_deref())?;
-        if let Some(folder) = &request.results {
-            let results = ResultMaps::load(folder)
-                .with_context(|| format!("open results {}", folder.display()))?;
-            dataset.set_results(results)?;
-        }
+        let dataset = Dataset::open(&request.image, None)?;
         if let Some(model) = &request.model {
             self.state.infer.model = Some(model.clone());
         }
@@ -326,12 +321,23 @@ impl ViewerApp {
         self.dataset = Some(dataset);
         self.upload_volume()?;
         self.results_changed();
+
+        // A label or results folder that does not fit is an error of its own: the image
+        // stays open, so the user sees it and can pick the right file.
+        let label = request.label.as_deref().map(|path| self.open_label(path));
+        let results = request.results.as_deref().map(|folder| {
+            ResultMaps::load(folder)
+                .with_context(|| format!("open results {}", folder.display()))
+                .and_then(|results| self.set_results(results))
+        });
         if request.start_inference && request.results.is_none() && self.state.infer.model.is_some()
         {
             // The paper's T for the main job, whatever the panel was last set to.
             self.state.infer.samples = MAIN_JOB_SAMPLES;
             self.start_infer()?;
         }
+        label.transpose()?;
+        results.transpose()?;
         Ok(())
     }
 
