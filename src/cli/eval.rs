@@ -96,6 +96,10 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         args.axis,
     );
 
+    match &args.z {
+        Some(text) => println!("metrics of slices z {text} (END exclusive)"),
+        None => println!("metrics of every slice"),
+    }
     print_table(&report)?;
     let json_path = args
         .out
