@@ -125,8 +125,9 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 
     match outcome.status {
         TrainStatus::Finished => tracing::info!(
-            "trained {} epochs; model in {}",
+            "trained {} epoch{}; model in {}",
             outcome.epochs_done,
+            if outcome.epochs_done == 1 { "" } else { "s" },
             outcome.model_path.display()
         ),
         TrainStatus::Cancelled => tracing::info!(
@@ -245,8 +246,8 @@ fn show(progress: &indicatif::ProgressBar, event: &TrainEvent) {
             let remaining = (epochs + 1).saturating_sub(*first_epoch) * steps_per_epoch;
             progress.set_length(remaining as u64);
             tracing::info!(
-                "{} {}: epochs {first_epoch} to {epochs}, {steps_per_epoch} steps of {chunks} \
-                 chunks per epoch",
+                "{} {}: epochs {first_epoch} to {epochs}, {steps_per_epoch} steps per epoch over \
+                 {chunks} chunks",
                 if *resumed { "resuming" } else { "training" },
                 variant.name()
             );

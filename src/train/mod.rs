@@ -150,6 +150,20 @@ pub enum TrainError {
     /// `resume` was asked for but there is no checkpoint.
     #[error("{0}: no checkpoint to resume from")]
     NoCheckpoint(PathBuf),
+    /// `resume` was asked for, but the checkpoint has all the epochs asked for already.
+    #[error(
+        "{}: {done} epochs are done already and --epochs {asked} asks for no more; pass a \
+         larger --epochs to train on",
+        path.display()
+    )]
+    AlreadyTrained {
+        /// The checkpoint.
+        path: PathBuf,
+        /// Epochs it has done.
+        done: usize,
+        /// Epochs asked for in all.
+        asked: usize,
+    },
     /// The checkpoint belongs to a run with other settings.
     #[error("{path}: checkpoint was made with another {differences}; start a new run instead")]
     ResumeMismatch {
@@ -361,6 +375,14 @@ pub fn train(
             return Err(TrainError::ResumeMismatch {
                 path: checkpoint,
                 differences: differences.join(", "),
+            });
+        }
+        let done = loaded.header.progress.epochs_done;
+        if done >= config.epochs {
+            return Err(TrainError::AlreadyTrained {
+                path: checkpoint,
+                done,
+                asked: config.epochs,
             });
         }
         tracing::debug!(

@@ -295,6 +295,16 @@ fn resume_continues_the_epoch_count_and_the_step_count() {
     missing.resume = true;
     missing.checkpoint = dir.join("none.ckpt");
     assert!(matches!(run(missing).0, Err(TrainError::NoCheckpoint(_))));
+    let mut fewer = job(Variant::Mcdn, &dir, 3);
+    fewer.resume = true;
+    assert!(matches!(
+        run(fewer).0,
+        Err(TrainError::AlreadyTrained {
+            done: 4,
+            asked: 3,
+            ..
+        })
+    ));
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -34,8 +34,18 @@ pub(crate) fn read_nifti(path: &Path) -> Result<RawVolume, VolumeError> {
         Box::new(file)
     };
 
-    let header = NiftiHeader::from_reader(&mut reader)
-        .map_err(|e| VolumeError::invalid(path, format!("not a readable NIfTI-1 header: {e}")))?;
+    let header = NiftiHeader::from_reader(&mut reader).map_err(|e| {
+        let reason = match e {
+            nifti::NiftiError::Io(cause) if gzipped && cause.to_string().contains("gzip") => {
+                "the name ends in .gz but the file is not gzip-compressed (rename it or \
+                 compress it)"
+                    .to_string()
+            }
+            nifti::NiftiError::Io(cause) => format!("not a readable NIfTI-1 header: {cause}"),
+            other => format!("not a readable NIfTI-1 header: {other}"),
+        };
+        VolumeError::invalid(path, reason)
+    })?;
     let dims = header
         .dim()
         .map_err(|e| VolumeError::invalid(path, format!("bad NIfTI dimensions: {e}")))?;
@@ -148,4 +158,21 @@ fn scaled(samples: Samples, header: &NiftiHeader) -> Samples {
         return samples;
     }
     Samples::F32(samples.to_f32().iter().map(|v| v * slope + inter).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gz_name_on_plain_data_says_so() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("scan.nii.gz");
+        std::fs::write(&path, b"II*\0 this is a TIFF, not gzip data at all").unwrap();
+        let error = read_nifti(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("scan.nii.gz") && error.contains("not gzip"),
+            "{error}"
+        );
+    }
 }
