@@ -93,6 +93,9 @@ pub fn run(args: &InferArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     engine::check_config(&config, volume.shape)?;
+    if config.samples == 1 {
+        tracing::warn!("--samples 1 gives no uncertainty (every interval is empty); use 2 or more");
+    }
     prepare_folder(&args.out).context("--out: the results folder cannot be written")?;
     tracing::info!(
         "{} on {} ({} x {} x {}), {} samples, chunks {:?}, backend {}",

@@ -217,6 +217,14 @@ impl ResultMaps {
 
     /// Reads every map from `folder`, checking that all are there with one shape.
     pub fn load(folder: &Path) -> Result<ResultMaps, ResultsError> {
+        if !folder.is_dir() {
+            let reason = if folder.exists() {
+                "is a file, not a results folder: give the folder `ctuq infer --out` wrote"
+            } else {
+                "does not exist: give the folder `ctuq infer --out` wrote"
+            };
+            return Err(VolumeError::invalid(folder, reason).into());
+        }
         let mut shape = None;
         let mut voxel_size = VoxelSize::unknown();
         let mut f32_maps = Vec::new();
@@ -337,6 +345,9 @@ mod tests {
         }
         maps.write(folder.path()).unwrap();
         assert_eq!(ResultMaps::load(folder.path()).unwrap(), maps);
+
+        let missing = ResultMaps::load(&folder.path().join("elsewhere")).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
 
         std::fs::remove_file(folder.path().join("uncertainty.tif")).unwrap();
         let error = ResultMaps::load(folder.path()).unwrap_err().to_string();

@@ -19,6 +19,15 @@ where
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    if !folder.is_dir() {
+        return Err(VolumeError::invalid(
+            path,
+            format!(
+                "cannot be written: the folder {} does not exist",
+                folder.display()
+            ),
+        ));
+    }
     let mut builder = tempfile::Builder::new();
     builder.prefix(".ctuq-").suffix(".partial");
     // A temporary file is private (0600) by default; the output it becomes should get the
@@ -66,6 +75,18 @@ mod tests {
 
         let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&atomic), mode(&plain));
+    }
+
+    #[test]
+    fn a_missing_folder_is_named_without_temporary_names() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("no such folder").join("out.tif");
+        let error = write_atomically(&path, |_| Ok(())).unwrap_err().to_string();
+        assert!(
+            error.contains("no such folder") && error.contains("does not exist"),
+            "{error}"
+        );
+        assert!(!error.contains(".partial"), "{error}");
     }
 
     #[test]
