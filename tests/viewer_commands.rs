@@ -342,3 +342,25 @@ fn an_image_opens_even_when_its_label_does_not_fit() {
     assert_eq!(dataset.shape(), [128, 128, 128]);
     assert!(dataset.label.is_none());
 }
+
+#[test]
+fn the_colour_bar_follows_the_results_or_stays_fixed() {
+    let (mut app, results) = viewer_with_results();
+    assert_eq!(
+        app.uncertainty_scale(),
+        0.9,
+        "the largest uncertainty of the results"
+    );
+
+    let mut calmer = results;
+    calmer.uncertainty.iter_mut().for_each(|u| *u = u.min(0.5));
+    app.load_results(calmer).expect("results fit");
+    assert_eq!(
+        app.uncertainty_scale(),
+        0.5,
+        "new results, new top of the bar"
+    );
+
+    app.state.fixed_uncertainty_scale = true;
+    assert_eq!(app.uncertainty_scale(), 1.0);
+}

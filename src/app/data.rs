@@ -28,6 +28,9 @@ pub struct Dataset {
     pub percentiles: (f32, f32),
     /// Voxel counts per bin, [`HISTOGRAM_BINS`] bins over `range`.
     pub histogram: Vec<u64>,
+    /// The largest uncertainty of the results, found once when they arrive (every view
+    /// needs it every frame, and a pass over a large volume per frame would stall the UI).
+    largest_uncertainty: f32,
 }
 
 /// What the cursor points at.
@@ -70,6 +73,7 @@ impl Dataset {
             volume,
             label: None,
             results: None,
+            largest_uncertainty: 1.0,
             range,
             percentiles,
             histogram,
@@ -106,6 +110,7 @@ impl Dataset {
             self.image_path.display(),
             shape_text(self.volume.shape)
         );
+        self.largest_uncertainty = results.uncertainty.iter().copied().fold(0.0f32, f32::max);
         self.results = Some(results);
         Ok(())
     }
@@ -136,11 +141,7 @@ impl Dataset {
     /// The largest uncertainty, for the top of the colour bar (at least a small positive
     /// number).
     pub fn uncertainty_max(&self) -> f32 {
-        self.results
-            .as_ref()
-            .map(|r| r.uncertainty.iter().copied().fold(0.0f32, f32::max))
-            .unwrap_or(1.0)
-            .max(1e-3)
+        self.largest_uncertainty.max(1e-3)
     }
 
     /// Everything at voxel (z, y, x), or `None` outside.

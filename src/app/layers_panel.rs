@@ -8,10 +8,11 @@ use crate::render::{COLORMAP_TEXELS, Layer, colormap_rgb};
 
 /// Draws the Layers panel.
 pub fn layers_ui(app: &mut ViewerApp, ui: &mut egui::Ui) {
-    let (has_label, has_results, uncertainty_max) = match &app.dataset {
-        Some(d) => (d.label.is_some(), d.results.is_some(), d.uncertainty_max()),
-        None => (false, false, 1.0),
+    let (has_label, has_results) = match &app.dataset {
+        Some(d) => (d.label.is_some(), d.results.is_some()),
+        None => (false, false),
     };
+    let uncertainty_max = app.uncertainty_scale();
     egui::Grid::new("layers")
         .num_columns(3)
         .striped(true)
@@ -56,6 +57,11 @@ pub fn layers_ui(app: &mut ViewerApp, ui: &mut egui::Ui) {
         ui.add_space(4.0);
         ui.label("Uncertainty (upper minus lower bound probability)");
         colour_bar_ui(ui, uncertainty_max);
+        ui.checkbox(&mut app.state.fixed_uncertainty_scale, "fixed 0-1 scale")
+            .on_hover_text(
+                "Off: the bar spans 0 to the largest uncertainty of these results, for contrast. \
+                 On: 0 to 1 for every run, so that runs and models compare by colour.",
+            );
     }
 
     ui.separator();

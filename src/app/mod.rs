@@ -96,6 +96,9 @@ pub struct AppState {
     pub iso_level: f32,
     /// Transfer function of the volume rendering.
     pub transfer: Vec<TransferPoint>,
+    /// Whether the uncertainty colour bar spans 0 to 1 whatever the results (to compare runs
+    /// and models by colour) rather than 0 to the largest uncertainty of these results.
+    pub fixed_uncertainty_scale: bool,
     /// Inference settings.
     pub infer: InferSettings,
     /// Training settings.
@@ -111,6 +114,7 @@ impl Default for AppState {
             render_mode: RenderMode::Mip,
             iso_level: 0.5,
             transfer: default_transfer(),
+            fixed_uncertainty_scale: false,
             infer: InferSettings::default(),
             train: TrainSettings::default(),
         }
@@ -339,6 +343,15 @@ impl ViewerApp {
         label.transpose()?;
         results.transpose()?;
         Ok(())
+    }
+
+    /// The uncertainty at the top of the colour bar: 1 on the fixed scale, else the largest
+    /// uncertainty of the results on screen.
+    pub fn uncertainty_scale(&self) -> f32 {
+        match &self.dataset {
+            Some(dataset) if !self.state.fixed_uncertainty_scale => dataset.uncertainty_max(),
+            _ => 1.0,
+        }
     }
 
     /// Shows results computed elsewhere (tests, scripts).

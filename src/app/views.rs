@@ -221,7 +221,7 @@ pub fn slice_style(app: &ViewerApp, pixels_per_point: f32) -> Option<SliceStyle>
         ],
         threshold: app.state.threshold,
         mode: app.state.mode,
-        uncertainty_max: dataset.uncertainty_max(),
+        uncertainty_max: app.uncertainty_scale(),
         layers,
         pixels_per_point,
     })
@@ -368,7 +368,7 @@ fn three_d_view_ui(
             dataset.normalise(app.window[1]),
         ],
         iso_level: app.state.iso_level,
-        uncertainty_max: dataset.uncertainty_max(),
+        uncertainty_max: app.uncertainty_scale(),
         has_results: dataset.results.is_some(),
     };
     let uniforms = RaycastUniforms::new(
