@@ -153,3 +153,18 @@ fn mismatched_pairs_are_refused() {
         "{message}"
     );
 }
+
+#[test]
+fn an_early_stop_without_validation_data_is_refused() {
+    let folder = tempfile::tempdir().unwrap();
+    let (image, label) = crop(folder.path());
+    let model = folder.path().join("m.ctuq");
+    let output = train_command(&image, &label, &model, "1")
+        .args(["--stop-at-accuracy", "0.9"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("--validate-z"), "{message}");
+    assert!(!model.exists());
+}

@@ -49,6 +49,12 @@ pub struct BenchArgs {
 
 /// Runs `ctuq bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if args.no_train && args.no_infer {
+        anyhow::bail!("--no-train and --no-infer together leave nothing to time");
+    }
+    if args.steps == 0 {
+        anyhow::bail!("--steps must be at least 1");
+    }
     let backends = if args.backend.is_empty() {
         vec![Backend::Cpu]
     } else {

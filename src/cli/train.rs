@@ -163,6 +163,17 @@ fn build_job(args: &TrainArgs) -> anyhow::Result<TrainJob> {
         .with_swap_yx(args.swap_yx);
     config.stop_at_accuracy = args.stop_at_accuracy;
     config.validate()?;
+    if let Some(target) = args.stop_at_accuracy {
+        if !(0.0..=1.0).contains(&target) {
+            bail!("--stop-at-accuracy {target} is outside [0, 1]");
+        }
+        if args.validate_z.is_none() && args.validate_image.is_none() {
+            bail!(
+                "--stop-at-accuracy needs validation data to read the accuracy from: add \
+                 --validate-z START:END or --validate-image with --validate-label"
+            );
+        }
+    }
 
     let options = args.input.read_options()?;
     let mut pairs = Vec::new();
