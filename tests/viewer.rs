@@ -205,6 +205,40 @@ fn cpu_rays(u: &RaycastUniforms, width: u32, height: u32) -> Vec<Option<Vec<[f32
     rays
 }
 
+/// Size of the raycast test images.
+const RAYCAST_WIDTH: u32 = 64;
+const RAYCAST_HEIGHT: u32 = 48;
+
+/// Renders `textures` in `mode` from the default camera, isotropic voxels, window 0-1, iso
+/// level 0.5 and uncertainty scale 1; returns the RGBA pixels and the uniforms used.
+fn render_raycast(
+    headless: &Headless,
+    textures: VolumeTextures,
+    shape: Shape,
+    mode: RenderMode,
+    has_results: bool,
+) -> (Vec<u8>, RaycastUniforms) {
+    let mut gpu = ViewerGpu::new(&headless.device, &headless.queue, offscreen::FORMAT);
+    gpu.textures = Some(textures);
+    let style = RaycastStyle {
+        mode,
+        window: [0.0, 1.0],
+        iso_level: 0.5,
+        uncertainty_max: 1.0,
+        has_results,
+    };
+    let uniforms = RaycastUniforms::new(
+        &OrbitCamera::default(),
+        shape,
+        [1.0; 3],
+        [RAYCAST_WIDTH as f32, RAYCAST_HEIGHT as f32],
+        &style,
+    );
+    let draw = Draw::Raycast(uniforms);
+    let (pixels, _) = offscreen::render(headless, &mut gpu, &draw, RAYCAST_WIDTH, RAYCAST_HEIGHT);
+    (pixels, uniforms)
+}
+
 /// The maximum intensity projection of the raycast shader, on the CPU.
 fn cpu_mip(voxels: &[f32], shape: Shape, u: &RaycastUniforms, width: u32, height: u32) -> Vec<f32> {
     cpu_rays(u, width, height)
@@ -237,34 +271,16 @@ fn raycast_mip_matches_the_cpu_mip() {
             }
         }
     }
-    let mut gpu = ViewerGpu::new(&headless.device, &headless.queue, offscreen::FORMAT);
-    gpu.textures = Some(
-        VolumeTextures::new(
-            &headless.device,
-            &headless.queue,
-            shape,
-            &f16_bits(&voxels),
-            1,
-        )
-        .expect("textures"),
-    );
-    let (width, height) = (64u32, 48u32);
-    let style = RaycastStyle {
-        mode: RenderMode::Mip,
-        window: [0.0, 1.0],
-        iso_level: 0.5,
-        uncertainty_max: 1.0,
-        has_results: false,
-    };
-    let uniforms = RaycastUniforms::new(
-        &OrbitCamera::default(),
+    let textures = VolumeTextures::new(
+        &headless.device,
+        &headless.queue,
         shape,
-        [1.0; 3],
-        [width as f32, height as f32],
-        &style,
-    );
-    let (pixels, _) =
-        offscreen::render(&headless, &mut gpu, &Draw::Raycast(uniforms), width, height);
+        &f16_bits(&voxels),
+        1,
+    )
+    .expect("textures");
+    let (width, height) = (RAYCAST_WIDTH, RAYCAST_HEIGHT);
+    let (pixels, uniforms) = render_raycast(&headless, textures, shape, RenderMode::Mip, false);
     let expected = cpu_mip(&voxels, shape, &uniforms, width, height);
     let background = 0.05f32;
     let mut compared = 0;
@@ -314,7 +330,6 @@ fn raycast_iso_surface_shows_where_the_cpu_ray_meets_the_level() {
     let stored_mean: Vec<f32> = mean_bytes.iter().map(|&b| f32::from(b) / 255.0).collect();
     let uncertainty = 0.6f32;
 
-    let mut gpu = ViewerGpu::new(&headless.device, &headless.queue, offscreen::FORMAT);
     let textures = VolumeTextures::new(
         &headless.device,
         &headless.queue,
@@ -326,24 +341,8 @@ fn raycast_iso_surface_shows_where_the_cpu_ray_meets_the_level() {
     let rgba: Vec<[u8; 4]> = mean_bytes.iter().map(|&m| [m, m, m, 0]).collect();
     textures.write_probability(&headless.queue, &rgba);
     textures.write_uncertainty(&headless.queue, &vec![uncertainty; d * h * w]);
-    gpu.textures = Some(textures);
-    let (width, height) = (64u32, 48u32);
-    let style = RaycastStyle {
-        mode: RenderMode::Iso,
-        window: [0.0, 1.0],
-        iso_level: 0.5,
-        uncertainty_max: 1.0,
-        has_results: true,
-    };
-    let uniforms = RaycastUniforms::new(
-        &OrbitCamera::default(),
-        shape,
-        [1.0; 3],
-        [width as f32, height as f32],
-        &style,
-    );
-    let (pixels, _) =
-        offscreen::render(&headless, &mut gpu, &Draw::Raycast(uniforms), width, height);
+    let (width, height) = (RAYCAST_WIDTH, RAYCAST_HEIGHT);
+    let (pixels, uniforms) = render_raycast(&headless, textures, shape, RenderMode::Iso, true);
 
     // A pixel shows the surface where its CPU ray has a sample at or above the level, and
     // then takes the colormap's colour of the uncertainty, shaded: its channels keep the
